@@ -1,0 +1,27 @@
+# Warnings and sanitizers are INTERFACE targets linked privately, never
+# global flags.
+
+add_library(asynclings_warnings INTERFACE)
+target_compile_options(asynclings_warnings INTERFACE
+  -Wall -Wextra -Wshadow -Wnon-virtual-dtor -Wcast-align -Woverloaded-virtual
+  -Wnull-dereference -Wno-unused-parameter)
+
+add_library(asynclings_sanitizers INTERFACE)
+if(ASYNCLINGS_SANITIZE)
+  list(JOIN ASYNCLINGS_SANITIZE "," _sanitizers)
+  target_compile_options(asynclings_sanitizers INTERFACE
+    -fsanitize=${_sanitizers} -fno-omit-frame-pointer -fno-sanitize-recover=all)
+  target_link_options(asynclings_sanitizers INTERFACE -fsanitize=${_sanitizers})
+endif()
+
+# Everything the project compiles links this one.
+add_library(asynclings_options INTERFACE)
+target_compile_features(asynclings_options INTERFACE cxx_std_20)
+target_link_libraries(asynclings_options INTERFACE
+  asynclings_warnings asynclings_sanitizers)
+
+# A fast linker when there is one: it matters for the save -> verdict loop.
+find_program(ASYNCLINGS_MOLD mold)
+if(ASYNCLINGS_MOLD)
+  target_link_options(asynclings_options INTERFACE -fuse-ld=mold)
+endif()

@@ -1,0 +1,33 @@
+# Every dependency is a Debian 12 package (scripts/setup installs them);
+# nothing is vendored or downloaded.
+
+find_package(Threads REQUIRED)
+find_package(fmt 9 REQUIRED)
+find_package(tomlplusplus 3 REQUIRED)
+find_package(CLI11 2 REQUIRED)
+find_package(PkgConfig REQUIRED)
+
+# cpp-httplib ships no CMake config. Its pkg-config module carries compile
+# definitions (OpenSSL, zlib, brotli) that must match how the library was
+# built: without them the class layouts differ and programs crash.
+pkg_check_modules(httplib REQUIRED IMPORTED_TARGET cpp-httplib>=0.11)
+add_library(httplib::httplib ALIAS PkgConfig::httplib)
+
+# Standalone Asio (libasio-dev 1.22.1) is header-only.
+find_path(ASIO_INCLUDE_DIR asio.hpp REQUIRED)
+if(NOT EXISTS "${ASIO_INCLUDE_DIR}/asio/experimental/awaitable_operators.hpp")
+  message(FATAL_ERROR "Asio at ${ASIO_INCLUDE_DIR} is too old: need 1.22 or newer")
+endif()
+add_library(asynclings_asio INTERFACE)
+add_library(asio::asio ALIAS asynclings_asio)
+target_include_directories(asynclings_asio SYSTEM INTERFACE ${ASIO_INCLUDE_DIR})
+target_compile_definitions(asynclings_asio INTERFACE
+  ASIO_NO_DEPRECATED
+  # Asio 1.22 only detects coroutine support by itself with g++.
+  $<$<CXX_COMPILER_ID:Clang>:ASIO_HAS_CO_AWAIT ASIO_HAS_STD_COROUTINE>)
+target_link_libraries(asynclings_asio INTERFACE Threads::Threads)
+target_compile_features(asynclings_asio INTERFACE cxx_std_20)
+
+if(ASYNCLINGS_TESTS)
+  find_package(Catch2 2.13 REQUIRED)
+endif()

@@ -1,0 +1,117 @@
+# add_lesson(03_gather [WRONG name...]) makes one lesson's targets:
+#   lesson03_exercise   the learner's lessons/03_gather/exercise.cpp
+#   lesson03_solution   solutions/03_gather/exercise.cpp, same namespace
+#   lesson03_reference  the solution again, its namespace renamed
+#                       (lesson03 -> lesson03_reference) so a test binary can
+#                       run the reference beside the code it grades
+#   test_03_exercise / test_03_solution / test_03_wrong_<name>
+#   demo_03_exercise / demo_03_solution   lessons/03_gather/main.cpp
+# and the ctest entries, labelled with the lesson's directory name.
+#
+# The lesson's interface header is tests/03_gather/lesson.hpp; wrong answers
+# (typical mistakes kept as fixtures) are tests/03_gather/wrong/<name>.cpp.
+
+function(asynclings_use_pch target)
+  if(ASYNCLINGS_PCH)
+    target_precompile_headers(${target} REUSE_FROM tut_pch)
+  endif()
+endfunction()
+
+function(add_lesson dir)
+  cmake_parse_arguments(PARSE_ARGV 1 arg "" "" "WRONG")
+  string(REGEX MATCH "^[0-9][0-9]" num "${dir}")
+  if(NOT num)
+    message(FATAL_ERROR "lesson directory '${dir}' must start with two digits")
+  endif()
+  set(ns lesson${num})
+  set(lesson_dir ${PROJECT_SOURCE_DIR}/lessons/${dir})
+  set(solution_dir ${PROJECT_SOURCE_DIR}/solutions/${dir})
+  set(test_dir ${PROJECT_SOURCE_DIR}/tests/${dir})
+  foreach(required ${lesson_dir}/exercise.cpp ${lesson_dir}/main.cpp
+                   ${lesson_dir}/README.md ${solution_dir}/exercise.cpp
+                   ${test_dir}/lesson.hpp ${test_dir}/test.cpp)
+    if(NOT EXISTS ${required})
+      message(FATAL_ERROR "lesson ${dir}: missing ${required}")
+    endif()
+  endforeach()
+
+  # One object library per piece of code; each is compiled once.
+  macro(lesson_object name source)
+    add_library(${name} OBJECT ${source})
+    target_include_directories(${name} PRIVATE ${test_dir})
+    target_link_libraries(${name} PRIVATE tut asynclings_options)
+    asynclings_use_pch(${name})
+  endmacro()
+  lesson_object(${ns}_exercise ${lesson_dir}/exercise.cpp)
+  lesson_object(${ns}_solution ${solution_dir}/exercise.cpp)
+  lesson_object(${ns}_reference ${solution_dir}/exercise.cpp)
+  target_compile_definitions(${ns}_reference PRIVATE ${ns}=${ns}_reference)
+  lesson_object(${ns}_demo_main ${lesson_dir}/main.cpp)
+
+  add_library(${ns}_tests OBJECT ${test_dir}/test.cpp)
+  target_include_directories(${ns}_tests PRIVATE ${test_dir})
+  target_link_libraries(${ns}_tests PRIVATE tut tut_grading asynclings_options)
+  if(ASYNCLINGS_PCH)
+    target_precompile_headers(${ns}_tests REUSE_FROM tut_grading)
+  endif()
+
+  set(sides exercise solution)
+  foreach(wrong IN LISTS arg_WRONG)
+    lesson_object(${ns}_wrong_${wrong} ${test_dir}/wrong/${wrong}.cpp)
+    list(APPEND sides wrong_${wrong})
+  endforeach()
+
+  foreach(side IN LISTS sides)
+    add_executable(test_${num}_${side})
+    target_link_libraries(test_${num}_${side} PRIVATE
+      ${ns}_tests ${ns}_${side} ${ns}_reference
+      tut tut_grading Catch2::Catch2WithMain asynclings_options)
+  endforeach()
+  foreach(side exercise solution)
+    add_executable(demo_${num}_${side})
+    target_link_libraries(demo_${num}_${side} PRIVATE
+      ${ns}_demo_main ${ns}_${side} tut asynclings_options)
+  endforeach()
+  add_custom_target(lesson${num} DEPENDS test_${num}_exercise demo_${num}_exercise)
+
+  # The reference passes every test; the shipped exercise and each wrong
+  # answer fail at least one (and fail cleanly: no crash, no hang).
+  add_test(NAME ${dir}.solution COMMAND test_${num}_solution)
+  set(names ${dir}.solution)
+  foreach(side IN LISTS sides)
+    if(side STREQUAL "solution")
+      continue()
+    endif()
+    add_test(NAME ${dir}.${side}_fails
+             COMMAND asynclings dev expect-fail $<TARGET_FILE:test_${num}_${side}>)
+    list(APPEND names ${dir}.${side}_fails)
+  endforeach()
+  set_tests_properties(${names} PROPERTIES LABELS "${dir}" TIMEOUT 60)
+endfunction()
+
+# The manifest is the one list of lessons: CMake, the tutor and the docs
+# generator all read it. Each [[lesson]] table has `dir = "NN_topic"` and may
+# list `wrong = [...]` fixtures.
+function(add_lessons_from_manifest manifest)
+  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${manifest})
+  file(STRINGS ${manifest} lines)
+  set(dir "")
+  set(wrong "")
+  foreach(line IN LISTS lines)
+    if(line MATCHES "^\\[\\[lesson\\]\\]")
+      if(dir)
+        add_lesson(${dir} WRONG ${wrong})
+      endif()
+      set(dir "")
+      set(wrong "")
+    elseif(line MATCHES "^dir *= *\"([^\"]+)\"")
+      set(dir ${CMAKE_MATCH_1})
+    elseif(line MATCHES "^wrong *= *\\[(.*)\\]")
+      string(REGEX MATCHALL "\"[^\"]+\"" items "${CMAKE_MATCH_1}")
+      string(REPLACE "\"" "" wrong "${items}")
+    endif()
+  endforeach()
+  if(dir)
+    add_lesson(${dir} WRONG ${wrong})
+  endif()
+endfunction()

@@ -1,0 +1,68 @@
+#include "grading.hpp"
+
+#include <cxxabi.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <memory>
+#include <typeinfo>
+
+namespace grade {
+
+std::string type_name(const std::exception_ptr& e) {
+  if (!e) return {};
+  try {
+    std::rethrow_exception(e);
+  } catch (const tut::deadlock_error&) {
+    return "tut::deadlock_error";
+  } catch (const tut::time_limit_error&) {
+    return "tut::time_limit_error";
+  } catch (const asio::system_error&) {
+    return "asio::system_error";
+  } catch (const std::exception& ex) {
+    int status = 0;
+    std::unique_ptr<char, void (*)(void*)> name{
+        abi::__cxa_demangle(typeid(ex).name(), nullptr, nullptr, &status),
+        std::free};
+    return status == 0 ? std::string(name.get()) : typeid(ex).name();
+  } catch (...) {
+    return "a non-std exception";
+  }
+}
+
+std::string describe_exception(const std::exception_ptr& e) {
+  if (!e) return {};
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    return ex.what();
+  } catch (...) {
+    return "unknown exception";
+  }
+}
+
+std::string secs(double s) {
+  if (std::abs(s) < 1 && s != 0) return fmt::format("{:g} ms", std::round(s * 1e4) / 10);
+  return fmt::format("{:g} s", std::round(s * 1000) / 1000);
+}
+
+std::string timelines(const tut::trace& yours, const tut::trace& reference) {
+  tut::timeline_options o;
+  double span = std::max(yours.elapsed.count(), reference.elapsed.count());
+  for (const auto* t : {&yours, &reference})
+    for (const auto& task : t->tasks)
+      span = std::max(span, (task.end ? *task.end : task.start).count());
+  o.span = tut::seconds{span};
+  o.title = "your code:";
+  std::string out = tut::render_timeline(yours, o);
+  o.title = "reference:";
+  out += "\n" + tut::render_timeline(reference, o);
+  return out;
+}
+
+std::string explain(std::string_view what, const tut::trace& yours,
+                    const tut::trace& reference) {
+  return fmt::format("{}\n\n{}", what, timelines(yours, reference));
+}
+
+}  // namespace grade
