@@ -76,7 +76,9 @@ function(add_lesson dir)
 
   # The reference passes every test; the shipped exercise and each wrong
   # answer fail at least one (and fail cleanly: no crash, no hang).
-  add_test(NAME ${dir}.solution COMMAND test_${num}_solution)
+  # Catch2's console reporter wraps at 80 columns and splits timelines;
+  # the compact one prints messages as they are.
+  add_test(NAME ${dir}.solution COMMAND test_${num}_solution --reporter compact)
   set(names ${dir}.solution)
   foreach(side IN LISTS sides)
     if(side STREQUAL "solution")

@@ -159,7 +159,7 @@ double tick_step(double span) {
 }
 
 std::string format_seconds(double s) {
-  if (s == 0) return "0";
+  if (s == 0) return "0s";
   if (s < 1) return fmt::format("{:g}ms", std::round(s * 1e6) / 1e3);
   return fmt::format("{:g}s", std::round(s * 1e3) / 1e3);
 }
@@ -197,7 +197,8 @@ std::string render_timeline(const trace& t, const timeline_options& o) {
                       width);
   };
 
-  std::size_t name_width = 4;
+  std::size_t name_width = std::max<std::size_t>(4, o.name_width);
+  if (!t.blocks.empty()) name_width = std::max<std::size_t>(name_width, 12);
   for (const auto& task : t.tasks)
     name_width = std::max(name_width, std::min<std::size_t>(task.name.size(), 24));
 
@@ -244,6 +245,22 @@ std::string render_timeline(const trace& t, const timeline_options& o) {
     row += describe_end(task);
     for (const auto& e : task.events)
       row += fmt::format(" \u25c6 {} at {}", e.what, format_seconds(e.at.count()));
+    out += row + "\n";
+  }
+  if (!t.blocks.empty()) {
+    // Where the loop's thread was held and nothing else could run.
+    std::string label = "loop blocked";
+    std::string row = label.substr(0, name_width) +
+                      std::string(name_width - std::min(name_width, label.size()) + 1, ' ');
+    std::vector<std::string> cells(width + 1, " ");
+    for (const auto& b : t.blocks) {
+      int from = col(b.at.count());
+      int to = std::max(col((b.at + b.duration).count()), from + 1);
+      for (int c = from; c < to && c <= width; ++c) cells[c] = "!";
+    }
+    int last = width;
+    while (last > 0 && cells[last] == " ") --last;
+    for (int c = 0; c <= last; ++c) row += cells[c];
     out += row + "\n";
   }
   out += fmt::format("{:>{}}  total {}, peak {} running at once", "", name_width - 1,

@@ -61,6 +61,7 @@ struct timeline_options {
   int width = 48;           // columns for the time axis
   std::string title;        // printed above, when not empty
   std::optional<seconds> span;  // force the axis length (to align two)
+  std::size_t name_width = 0;   // at least this wide a name column
 };
 
 // One row per task on a shared time axis, for terminals and failure

@@ -53,6 +53,11 @@ std::string timelines(const tut::trace& yours, const tut::trace& reference) {
     for (const auto& task : t->tasks)
       span = std::max(span, (task.end ? *task.end : task.start).count());
   o.span = tut::seconds{span};
+  for (const auto* t : {&yours, &reference}) {
+    if (!t->blocks.empty()) o.name_width = std::max<std::size_t>(o.name_width, 12);
+    for (const auto& task : t->tasks)
+      o.name_width = std::max(o.name_width, std::min<std::size_t>(task.name.size(), 24));
+  }
   o.title = "your code:";
   std::string out = tut::render_timeline(yours, o);
   o.title = "reference:";
@@ -62,6 +67,9 @@ std::string timelines(const tut::trace& yours, const tut::trace& reference) {
 
 std::string explain(std::string_view what, const tut::trace& yours,
                     const tut::trace& reference) {
+  if (yours.tasks.empty() && reference.tasks.empty())
+    return fmt::format("{}\n(your code ran for {} of loop time; the reference for {})",
+                       what, secs(yours.elapsed.count()), secs(reference.elapsed.count()));
   return fmt::format("{}\n\n{}", what, timelines(yours, reference));
 }
 

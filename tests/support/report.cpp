@@ -1,6 +1,7 @@
 // A Catch2 listener that writes one line per test case (and one per failure
 // message) to the file named by $TUT_REPORT, for the tutor to read:
-//   case<TAB>pass|fail<TAB>tags<TAB>name
+//   start<TAB>name                      (as a test case begins)
+//   case<TAB>pass|fail<TAB>tags<TAB>name  (as it ends)
 //   msg<TAB>text, with \n \t and \\ escaped
 // Lines are flushed as they happen, so a crash still leaves what ran.
 #define CATCH_CONFIG_EXTERNAL_INTERFACES
@@ -34,6 +35,11 @@ public:
       file_ = std::fopen(path, "w");
     current_ = info.name;
     tags_ = info.tagsAsString();
+    if (file_) {
+      // A hang or crash in this case leaves this line as the last one.
+      std::fprintf(file_, "start\t%s\n", escape(current_).c_str());
+      std::fflush(file_);
+    }
   }
 
   bool assertionEnded(Catch::AssertionStats const& stats) override {

@@ -1,0 +1,78 @@
+// Lesson 01: coroutines. An `asio::awaitable<T>` function is C++'s
+// `async def`: calling it makes a suspended coroutine and runs nothing. Its
+// body runs when someone `co_await`s it (Python's `await`) or spawns it as a
+// task (`co_spawn`, Python's `asyncio.create_task`).
+//
+// Fill in the five TODOs; `scripts/tutor` grades each one as you save.
+#include "lesson.hpp"
+
+#include <chrono>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+using asio::awaitable;
+using asio::co_spawn;
+using asio::detached;
+using namespace std::chrono_literals;
+
+namespace lesson01 {
+
+// Given. `co_await` suspends `greet` until the sleep is over; meanwhile the
+// loop is free to run other tasks.
+awaitable<std::string> greet(std::string name) {
+  co_await tut::sleep(100ms);
+  co_return "Hello, " + name + "!";
+}
+
+// Given. An exception thrown inside a coroutine travels to whoever
+// `co_await`s it, exactly like an exception from a plain function call.
+awaitable<int> parse_port(std::string text) {
+  co_await tut::sleep(10ms);
+  std::size_t used = 0;
+  int port = 0;
+  try {
+    port = std::stoi(text, &used);
+  } catch (const std::exception&) {
+    throw std::invalid_argument("not a port: '" + text + "'");
+  }
+  if (used != text.size() || port < 1 || port > 65535)
+    throw std::invalid_argument("not a port: '" + text + "'");
+  co_return port;
+}
+
+// Task 1: wait `delay` without blocking the loop, then return a + b.
+awaitable<int> add_slowly(int a, int b, tut::clock::duration delay) {
+  // TODO: `co_await tut::sleep(delay)`, then `co_return a + b`.
+  co_return 0;
+}
+
+// Task 2: greet `first`, then `second`, and return both greetings in order.
+awaitable<std::vector<std::string>> greet_both(std::string first,
+                                               std::string second) {
+  // TODO: `co_await greet(first)` gives a std::string; do it for both.
+  co_return std::vector<std::string>{};
+}
+
+// Task 3: the port parsed from `text`, or `fallback` when parse_port throws
+// std::invalid_argument.
+awaitable<int> port_or(std::string text, int fallback) {
+  // TODO: `co_await parse_port(text)` inside try/catch.
+  co_return fallback;
+}
+
+// Task 4: run `job` as its own task and return straight away.
+void start_in_background(asio::any_io_executor ex, awaitable<void> job) {
+  // TODO: `co_spawn(ex, std::move(job), detached)`. Until it is spawned or
+  // awaited, `job` does nothing at all.
+}
+
+// Task 5: a plain (non-coroutine) function that runs
+// add_slowly(20, 22, 1s) on an event loop and returns its result.
+int run_add() {
+  // TODO: `tut::run(...)` is asyncio.run: it makes the loop, runs the
+  // coroutine to the end and hands back what it returned.
+  return 0;
+}
+
+}  // namespace lesson01

@@ -1,0 +1,45 @@
+// Child processes on the loop: run a command with a time limit, capture what
+// it prints (up to a cap), and say how it ended. A hung child is killed with
+// its whole process group.
+#pragma once
+
+#include <asio/awaitable.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace tutor {
+
+struct process_options {
+  std::chrono::milliseconds timeout{10'000};
+  std::size_t max_output = 256 * 1024;  // bytes kept; the rest is counted
+  std::filesystem::path cwd;
+  std::map<std::string, std::string> env;  // added to the environment
+  bool passthrough = false;  // print straight to our terminal, capture nothing
+};
+
+struct process_result {
+  int exit_code = -1;   // valid when !signaled && !timed_out
+  int signal = 0;       // the signal that ended it, if any
+  bool timed_out = false;
+  std::string output;   // stdout and stderr, interleaved
+  std::size_t dropped = 0;  // bytes past max_output
+  std::chrono::milliseconds elapsed{0};
+
+  bool ok() const { return !timed_out && signal == 0 && exit_code == 0; }
+};
+
+// (No default arguments on coroutines: g++ 12 destroys them twice.)
+asio::awaitable<process_result> run_process(std::vector<std::string> argv,
+                                            process_options options);
+inline asio::awaitable<process_result> run_process(std::vector<std::string> argv) {
+  return run_process(std::move(argv), process_options{});
+}
+
+// "SIGSEGV (segmentation fault)"
+std::string describe_signal(int sig);
+
+}  // namespace tutor

@@ -1,0 +1,237 @@
+// Lesson 02 grading: each scenario runs through your code and through the
+// reference on virtual time; a difference is explained in the lesson's words.
+#include "grading.hpp"
+
+#include "lesson.hpp"
+#define lesson02 lesson02_reference
+#include "lesson.hpp"
+#undef lesson02
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <vector>
+
+using namespace std::chrono_literals;
+using asio::awaitable;
+using asio::co_spawn;
+using asio::detached;
+using grade::secs;
+
+namespace yours = lesson02;
+namespace reference = lesson02_reference;
+
+namespace {
+
+using jobs_t = std::vector<awaitable<void>>;
+
+// Waits of 1, 2 and 3 s, each a named task on the timeline.
+jobs_t three_waits() {
+  jobs_t jobs;
+  for (int s : {1, 2, 3})
+    jobs.push_back(tut::traced(fmt::format("wait {}s", s),
+                               tut::sleep(std::chrono::seconds(s))));
+  return jobs;
+}
+
+template <typename Start>
+auto started_together(Start start) {
+  return grade::run([start]() -> awaitable<void> {
+    start(co_await asio::this_coro::executor, three_waits());
+    co_return;
+  });
+}
+
+// The request scenario of task 5: a heartbeat ticks every 20 ms while three
+// requests of 50 ms each are handled. Run once per side and kept: the
+// blocking version really sleeps.
+struct requests_outcome {
+  grade::outcome<grade::nothing> run;
+  std::vector<std::string> replies;
+  double worst_lag = 0;  // seconds the heartbeat ticked late, at worst
+};
+
+using handler = std::function<awaitable<std::string>(int, tut::clock::duration)>;
+
+// Coroutines spawned detached take what they need as parameters, which live
+// in the coroutine frame; a capturing lambda would be gone before they run.
+awaitable<void> heartbeat(double& worst_lag) {
+  auto start = tut::now();
+  for (int tick = 1; tick <= 6; ++tick) {
+    co_await tut::sleep(20ms);
+    auto late = tut::now() - (start + tick * 20ms);
+    worst_lag = std::max(worst_lag, tut::seconds(late).count());
+  }
+}
+
+awaitable<void> request(const handler& handle, int id,
+                        std::vector<std::string>& replies) {
+  replies.push_back(co_await handle(id, 50ms));
+}
+
+requests_outcome serve_requests(handler handle) {
+  requests_outcome out;
+  out.run = grade::run([&]() -> awaitable<void> {
+    auto ex = co_await asio::this_coro::executor;
+    co_spawn(ex, tut::traced("heartbeat", heartbeat(out.worst_lag)), detached);
+    for (int id = 1; id <= 3; ++id)
+      co_spawn(ex,
+               tut::traced(fmt::format("request {}", id),
+                           request(handle, id, out.replies)),
+               detached);
+  });
+  return out;
+}
+
+const requests_outcome& your_requests() {
+  static const auto r = serve_requests(yours::handle_request);
+  return r;
+}
+const requests_outcome& reference_requests() {
+  static const auto r = serve_requests(reference::handle_request);
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("three waits run in turn take 6 s: the sum of their times",
+          "[lesson02][task1]") {
+  auto actual = grade::run([] { return yours::run_in_turn(three_waits()); });
+  auto expected =
+      grade::run([] { return reference::run_in_turn(three_waits()); });
+  grade::expect_no_exception(actual, expected, "run_in_turn");
+  GRADE(actual.trace.tasks.size() == 3,
+        fmt::format("run_in_turn ran {} of the 3 jobs: co_await each one",
+                    actual.trace.tasks.size()),
+        actual, expected);
+  GRADE(actual.seconds() == expected.seconds() && actual.trace.peak == 1,
+        fmt::format("run in turn, the waits should take {} one after the "
+                    "other; yours took {} with up to {} at once",
+                    secs(expected.seconds()), secs(actual.seconds()),
+                    actual.trace.peak),
+        actual, expected);
+}
+
+TEST_CASE("three waits started together take 3 s: the longest, not the sum",
+          "[lesson02][task2]") {
+  auto actual = started_together(yours::start_together);
+  auto expected = started_together(reference::start_together);
+  grade::expect_no_exception(actual, expected, "start_together");
+  GRADE(actual.trace.tasks.size() == 3,
+        fmt::format("only {} of the 3 jobs ran. A job does nothing until it "
+                    "is spawned: co_spawn each one",
+                    actual.trace.tasks.size()),
+        actual, expected);
+  GRADE(actual.seconds() == expected.seconds(),
+        fmt::format("your three waits took {}; started together they end "
+                    "after {}, when the longest one does",
+                    secs(actual.seconds()), secs(expected.seconds())),
+        actual, expected);
+}
+
+TEST_CASE("jobs started together are all running at once",
+          "[lesson02][task2]") {
+  auto actual = started_together(yours::start_together);
+  auto expected = started_together(reference::start_together);
+  grade::expect_no_exception(actual, expected, "start_together");
+  GRADE(actual.trace.peak == expected.trace.peak,
+        fmt::format("at most {} of your jobs ran at the same time; all {} "
+                    "should",
+                    actual.trace.peak, expected.trace.peak),
+        actual, expected);
+}
+
+TEST_CASE("two counters that yield take turns: a1 b1 a2 b2 a3 b3",
+          "[lesson02][task3]") {
+  auto scenario = [](auto count) {
+    std::vector<std::string> log;
+    auto run = grade::run([&]() -> awaitable<void> {
+      auto ex = co_await asio::this_coro::executor;
+      co_spawn(ex, tut::traced("counter a", count("a", 3, log)), detached);
+      co_spawn(ex, tut::traced("counter b", count("b", 3, log)), detached);
+      co_return;
+    });
+    return std::pair{log, run};
+  };
+  auto [actual, actual_run] = scenario(yours::count);
+  auto [expected, expected_run] = scenario(reference::count);
+  GRADE(actual == expected,
+        fmt::format("the counters logged [{}]; taking turns they log [{}]. "
+                    "A task keeps the loop until it awaits something",
+                    fmt::join(actual, " "), fmt::join(expected, " ")),
+        actual_run, expected_run);
+}
+
+TEST_CASE("a message logged later appears after the caller yields, not "
+          "inside log_later",
+          "[lesson02][task4]") {
+  auto scenario = [](auto log_later) {
+    std::vector<std::string> log;
+    auto run = grade::run([&]() -> awaitable<void> {
+      auto ex = co_await asio::this_coro::executor;
+      log_later(ex, log, "later");
+      log.push_back("now");
+      co_await tut::yield();
+      log.push_back("after yield");
+    });
+    return std::pair{log, run};
+  };
+  auto [actual, actual_run] = scenario(yours::log_later);
+  auto [expected, expected_run] = scenario(reference::log_later);
+  GRADE(actual == expected,
+        fmt::format("the log reads [{}]; it should read [{}]: asio::post "
+                    "queues the callback, the loop runs it at the next turn",
+                    fmt::join(actual, ", "), fmt::join(expected, ", ")),
+        actual_run, expected_run);
+}
+
+TEST_CASE("a handler that waits does not block the loop: the heartbeat "
+          "keeps its beat",
+          "[lesson02][task5]") {
+  const auto& actual = your_requests();
+  const auto& expected = reference_requests();
+  grade::expect_no_exception(actual.run, expected.run, "handle_request");
+  const auto& blocks = actual.run.trace.blocks;
+  GRADE(blocks.empty(),
+        fmt::format("the loop was blocked {} time{}, up to {} at once: while "
+                    "a handler held the thread, nothing else ran, and the "
+                    "heartbeat ticked up to {} late. Await tut::sleep "
+                    "instead of sleeping the thread",
+                    blocks.size(), blocks.size() == 1 ? "" : "s",
+                    secs(actual.run.trace.longest_block().count()),
+                    secs(actual.worst_lag)),
+        actual.run, expected.run);
+  GRADE(actual.worst_lag <= expected.worst_lag,
+        fmt::format("the heartbeat ticked {} late", secs(actual.worst_lag)),
+        actual.run, expected.run);
+}
+
+TEST_CASE("three requests of 50 ms handled together are all answered after "
+          "50 ms",
+          "[lesson02][task5]") {
+  const auto& actual = your_requests();
+  const auto& expected = reference_requests();
+  grade::expect_no_exception(actual.run, expected.run, "handle_request");
+  auto sorted = [](std::vector<std::string> v) {
+    std::sort(v.begin(), v.end());
+    return v;
+  };
+  GRADE(sorted(actual.replies) == sorted(expected.replies),
+        fmt::format("the replies were [{}]; expected [{}]",
+                    fmt::join(actual.replies, ", "),
+                    fmt::join(expected.replies, ", ")),
+        actual.run, expected.run);
+  auto last_reply = [](const tut::trace& t) {
+    double at = 0;
+    for (const auto& task : t.tasks)
+      if (task.name.starts_with("request") && task.end)
+        at = std::max(at, task.end->count());
+    return at;
+  };
+  GRADE(last_reply(actual.run.trace) == last_reply(expected.run.trace),
+        fmt::format("the last reply came after {}; waiting together, all "
+                    "three are done after {}",
+                    secs(last_reply(actual.run.trace)),
+                    secs(last_reply(expected.run.trace))),
+        actual.run, expected.run);
+}
