@@ -85,7 +85,8 @@ function(add_lesson dir)
       continue()
     endif()
     add_test(NAME ${dir}.${side}_fails
-             COMMAND asynclings dev expect-fail $<TARGET_FILE:test_${num}_${side}>)
+             COMMAND asynclings --root ${PROJECT_SOURCE_DIR} dev expect-fail
+                     $<TARGET_FILE:test_${num}_${side}>)
     list(APPEND names ${dir}.${side}_fails)
   endforeach()
   set_tests_properties(${names} PROPERTIES LABELS "${dir}" TIMEOUT 60)

@@ -1,6 +1,7 @@
 // asynclings: the tutor. Arguments here; each command in its own file.
 #include "commands.hpp"
 #include "dev_check.hpp"
+#include "watch.hpp"
 
 #include "tut/run.hpp"
 
@@ -9,6 +10,8 @@
 
 #include <cstdlib>
 #include <optional>
+
+#include <unistd.h>
 
 namespace tutor {
 
@@ -63,6 +66,7 @@ int main(int argc, char** argv) {
   dev_fail->add_option("binary", binary, "The test binary")->required();
 
   app.require_subcommand(0, 1);
+  app.fallthrough();  // --root/--build work after the command too
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -94,6 +98,8 @@ int main(int argc, char** argv) {
       if (*dev_check) co_return co_await cmd_dev_check(c);
       if (*dev_tree) co_return co_await cmd_dev_check_tree(c);
       if (*dev_fail) co_return co_await cmd_dev_expect_fail(c, binary);
+      // A person at a terminal gets watch mode; scripts get one verdict.
+      if (stdin_is_tty() && isatty(STDOUT_FILENO)) co_return co_await cmd_watch(c);
       co_return co_await cmd_start(c);
     }());
   } catch (const std::exception& e) {
