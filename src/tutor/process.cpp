@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <set>
 #include <stdexcept>
 
 #include <fcntl.h>
@@ -24,9 +25,11 @@ namespace {
 using asio::use_awaitable;
 using asio::experimental::as_tuple;
 
-struct fd_pair {
-  int read = -1, write = -1;
-};
+// Process groups of the children still running.
+std::set<pid_t>& running_groups() {
+  static std::set<pid_t> groups;
+  return groups;
+}
 
 // Forks and execs argv with stdout and stderr on one pipe, in a process
 // group of its own so a timeout can kill everything it started.
@@ -83,6 +86,7 @@ asio::awaitable<process_result> run_process(std::vector<std::string> argv,
     throw;
   }
   close(fds[1]);
+  running_groups().insert(pid);
 
   process_result result;
   bool finished = false;
@@ -115,6 +119,7 @@ asio::awaitable<process_result> run_process(std::vector<std::string> argv,
     co_await tick.async_wait(as_tuple(use_awaitable));
   }
   finished = true;
+  running_groups().erase(pid);
   deadline.cancel();
   kill(-pid, SIGKILL);  // anything it left behind in its group
   result.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -125,6 +130,10 @@ asio::awaitable<process_result> run_process(std::vector<std::string> argv,
     result.exit_code = WEXITSTATUS(status);
   if (result.timed_out) result.signal = 0;
   co_return result;
+}
+
+void kill_children() {
+  for (pid_t group : running_groups()) kill(-group, SIGKILL);
 }
 
 std::string describe_signal(int sig) {

@@ -39,6 +39,9 @@ inline asio::awaitable<process_result> run_process(std::vector<std::string> argv
   return run_process(std::move(argv), process_options{});
 }
 
+// Kills every child process group still running (the learner quit).
+void kill_children();
+
 // "SIGSEGV (segmentation fault)"
 std::string describe_signal(int sig);
 

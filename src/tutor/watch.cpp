@@ -120,6 +120,7 @@ public:
     asio::co_spawn(ex_, grader(), asio::detached);
     co_await keys();
     quitting_ = true;
+    kill_children();  // a build or test still running: stop it now
     inotify_->close();
     wake_grader_.cancel();
     debounce_.cancel();

@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# Drives the tutor as a learner would, in tmux: start, see lesson 01, save a
+# correct solution, see the pass and the diff, press n, ask a hint, reset
+# with a backup, quit. Then grades broken exercises without a terminal: a
+# compile error, a crash, a hang, a deadlock and a flood of output must each
+# get a verdict within the time limit.
+#
+# It works on a scratch copy of the repository (never on the learner's
+# files) with its own build directory, and stops itself after $LIMIT s.
+#
+#   tests/tutor/e2e.sh <repository>
+set -euo pipefail
+src="$(cd "${1:?usage: e2e.sh <repository>}" && pwd)"
+LIMIT=${LIMIT:-900}
+work="$(mktemp -d /tmp/asynclings-e2e.XXXXXX)"
+session="asynclings-e2e-$$"
+started=$SECONDS
+
+cleanup() {
+  tmux kill-session -t "$session" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+fail() {
+  echo "e2e: FAILED: $*" >&2
+  echo "---- screen ----" >&2
+  tmux capture-pane -p -t "$session" 2>/dev/null >&2 || true
+  exit 1
+}
+step() { echo "e2e: $* ($((SECONDS - started)) s)"; }
+
+# The screen shows `pattern` within `seconds`.
+wait_for() {
+  local pattern="$1" seconds="$2" deadline=$((SECONDS + $2))
+  while [ $SECONDS -lt $deadline ]; do
+    if tmux capture-pane -p -t "$session" | grep -q -- "$pattern"; then return 0; fi
+    if [ $((SECONDS - started)) -gt "$LIMIT" ]; then fail "over the ${LIMIT}s limit"; fi
+    sleep 0.2
+  done
+  fail "'$pattern' did not appear within ${seconds}s"
+}
+
+step "copying the repository to $work"
+(cd "$src" && git ls-files -z -co --exclude-standard | xargs -0 tar cf -) | (cd "$work" && tar xf -)
+(cd "$work" && git init -q && git add -A &&
+  git -c user.name=e2e -c user.email=e2e@localhost commit -qm "as shipped")
+
+step "starting the tutor"
+tmux new-session -d -s "$session" -x 120 -y 50 "cd '$work' && scripts/tutor; echo TUTOR-EXITED-\$?; sleep 600"
+wait_for "Lesson 01" 600
+wait_for "tasks pass" 300
+tmux capture-pane -p -t "$session" | grep -q "0 of 5 tasks pass" || fail "the shipped exercise should fail"
+
+step "saving a correct solution the way editors do (write a new file, rename it over)"
+cp "$work/solutions/01_coroutines/exercise.cpp" "$work/lessons/01_coroutines/.exercise.cpp.swp"
+mv "$work/lessons/01_coroutines/.exercise.cpp.swp" "$work/lessons/01_coroutines/exercise.cpp"
+t0=$SECONDS
+wait_for "All 5 tasks pass" 120
+wait_for "Lesson passed" 5
+step "verdict after about $((SECONDS - t0)) s"
+
+step "the reference, as a diff"
+tmux send-keys -t "$session" s
+wait_for "same as the reference" 10
+tmux send-keys -t "$session" " "
+wait_for "n next" 5
+
+step "next lesson, a hint"
+tmux send-keys -t "$session" n
+wait_for "Lesson 02" 10
+tmux send-keys -t "$session" h
+wait_for "Hint 1/3" 10
+
+step "reset with a backup"
+echo "// my work in progress" >> "$work/lessons/02_event_loop/exercise.cpp"
+tmux send-keys -t "$session" x
+wait_for "Reset exercise.cpp to the original" 10
+tmux send-keys -t "$session" y
+wait_for "Your previous version" 10
+backup="$(ls "$work"/.asynclings/backups/02_event_loop/exercise-*.cpp)"
+grep -q "my work in progress" "$backup" || fail "the backup does not hold the learner's version"
+grep -q "my work in progress" "$work/lessons/02_event_loop/exercise.cpp" && fail "reset did not restore the exercise"
+
+step "quit"
+tmux send-keys -t "$session" q
+wait_for "TUTOR-EXITED-0" 10
+grep -q "current = '02_event_loop'" "$work/.asynclings/state.toml" || fail "progress was not saved"
+grep -q "01_coroutines" "$work/.asynclings/state.toml" || fail "lesson 01 not recorded as done"
+
+# ---- verdicts for broken exercises, without a terminal ----
+build="$work/build/tutor"
+[ -d "$build" ] || build="$work/build/dev"
+tutor() { "$build/src/tutor/asynclings" --root "$work" --build "$build" "$@"; }
+exercise="$work/lessons/01_coroutines/exercise.cpp"
+original="$(cat "$work/solutions/01_coroutines/exercise.cpp")"
+
+# Replaces the body of add_slowly in the reference with `$1`, grades lesson
+# 01, and expects exit code 1, `$2` in the verdict, within `$3` seconds.
+expect_verdict() {
+  local body="$1" pattern="$2" seconds="$3" name="$4"
+  python3 - "$exercise" "$body" <<'PY'
+import sys, re
+path, body = sys.argv[1], sys.argv[2]
+src = open(path).read()
+start = src.index("awaitable<int> add_slowly(")
+open_brace = src.index("{", start)
+end = src.index("\n}\n", open_brace)
+open(path, "w").write(src[:open_brace + 1] + "\n" + body + src[end:])
+PY
+  local t0=$SECONDS out rc=0
+  out="$(NO_COLOR=1 tutor check 01 2>&1)" || rc=$?
+  [ "$rc" = 1 ] || { echo "$out"; fail "$name: exit code $rc, expected 1"; }
+  echo "$out" | grep -q -- "$pattern" || { echo "$out"; fail "$name: no '$pattern' in the verdict"; }
+  [ $((SECONDS - t0)) -le "$seconds" ] || fail "$name: took $((SECONDS - t0)) s"
+  echo "$out" | grep -q $'\x1b\[' && fail "$name: escape codes with NO_COLOR"
+  step "$name: verdict in $((SECONDS - t0)) s"
+  printf '%s\n' "$original" > "$exercise"
+}
+
+expect_verdict '  co_return a + b + undeclared_name;' "exercise.cpp:[0-9]*:[0-9]*: error" 60 "compile error"
+expect_verdict '  volatile int* p = nullptr; *p = 1; co_return 0;' "SIGSEGV" 60 "crash"
+expect_verdict '  for (volatile int i = 0;; i = i + 1) {} co_return 0;' "No verdict" 60 "hang"
+expect_verdict '  tut::timer never(co_await asio::this_coro::executor, tut::clock::time_point::max());
+  co_await never.async_wait(asio::use_awaitable); co_return 0;' "deadlock" 60 "deadlock"
+expect_verdict '  for (int i = 0; i < 200000; ++i) std::puts("flood flood flood flood flood flood flood");
+  co_return 0;' "1 of 5 tasks pass\|4 of 5 tasks pass\|tasks pass" 60 "flood of output"
+
+printf '%s\n' "$original" > "$exercise"
+out="$(NO_COLOR=1 tutor check 01 2>&1)" || fail "the solution should pass again: $out"
+step "all good"
+echo "1 passed, 0 failed"
