@@ -74,6 +74,16 @@ asio::awaitable<int> cmd_start(context& c) {
   auto s = load_progress(c.proj, &warning);
   if (!warning.empty()) fmt::print(stderr, "note: {}\n", warning);
   std::size_t i = s.first_unfinished(c.proj.lessons);
+  if (s.fresh) {
+    // No usable progress file: rebuild it by grading from lesson 01 on.
+    for (i = 0; i + 1 < c.proj.lessons.lessons.size(); ++i) {
+      auto v = co_await grade_lesson(c.proj, c.proj.lessons.lessons[i]);
+      record(c.proj, c.proj.lessons.lessons[i], v);
+      if (!v.passed()) break;
+      print(fmt::format("{} lesson {} passes\n", c.out.ok_mark(), c.proj.lessons.lessons[i].number));
+    }
+    s = load_progress(c.proj);
+  }
   const auto& l = c.proj.lessons.lessons[i];
   s.current = l.dir;
   save_progress(c.proj, s);

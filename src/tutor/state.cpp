@@ -19,7 +19,10 @@ std::size_t progress::first_unfinished(const manifest& m) const {
 progress load_progress(const project& p, std::string* warning) {
   progress s;
   auto file = p.state_dir() / "state.toml";
-  if (!fs::exists(file)) return s;
+  if (!fs::exists(file)) {
+    s.fresh = true;
+    return s;
+  }
   try {
     auto t = toml::parse_file(file.string());
     if (auto* done = t["done"].as_array())
@@ -34,7 +37,9 @@ progress load_progress(const project& p, std::string* warning) {
     if (warning)
       *warning = fmt::format("{} was unreadable ({}); starting from what "
                              "grading shows", file.string(), e.what());
-    return progress{};
+    progress fresh;
+    fresh.fresh = true;
+    return fresh;
   }
   return s;
 }

@@ -15,6 +15,7 @@ struct progress {
   std::set<std::string> done;               // lesson dirs that passed
   std::string current;                      // lesson dir the learner is on
   std::map<std::string, int> hints_shown;   // per lesson dir
+  bool fresh = false;  // no usable state file: rebuild it from grading
 
   // The first lesson not done, or the last one when all are.
   std::size_t first_unfinished(const manifest& m) const;

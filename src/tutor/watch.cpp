@@ -106,6 +106,10 @@ public:
     if (!s.current.empty())
       if (auto i = c_.proj.lessons.find(s.current)) lesson_ = *i;
     done_ = s.done;
+    // No usable progress file: grade from the first lesson on and move
+    // forward past every lesson that passes.
+    rebuilding_ = s.fresh;
+    if (rebuilding_) lesson_ = 0;
     wake_grader_.expires_at(asio::steady_timer::time_point::max());
   }
 
@@ -204,6 +208,14 @@ private:
       save_progress(c_.proj, s);
       done_ = s.done;
       just_passed_ = v.passed() && !was_done;
+      solution_diff_.clear();
+      if (v.passed()) solution_diff_ = co_await diff_with_reference();
+      if (rebuilding_ && v.passed() && lesson_ + 1 < c_.proj.lessons.lessons.size()) {
+        message_ = fmt::format("Lesson {} already passes; moving on.", current().number);
+        select(lesson_ + 1);
+        continue;
+      }
+      rebuilding_ = false;
       verdict_ = std::move(v);
       draw();
     }
@@ -331,6 +343,16 @@ private:
     return "Reset to the original. Your previous version: " + display_path(backup);
   }
 
+  awaitable<std::string> diff_with_reference() {
+    std::vector<std::string> argv{"diff", "-u", "--label",
+                                  "your " + display_path(c_.proj.exercise(current())), "--label",
+                                  "reference " + display_path(c_.proj.solution(current())),
+                                  c_.proj.exercise(current()).string(),
+                                  c_.proj.solution(current()).string()};
+    auto diff = co_await run_process(std::move(argv));
+    co_return diff.output;
+  }
+
   awaitable<void> show_solution() {
     std::vector<std::string> argv{"diff", "-u", "--label",
                                   "your " + display_path(c_.proj.exercise(current())), "--label",
@@ -437,9 +459,14 @@ private:
     if (grading_) body += c_.out.yellow("grading ...") + "\n\n";
     if (verdict_) {
       body += render_verdict(c_.out, l, *verdict_);
-      if (verdict_->passed())
+      if (verdict_->passed()) {
         body += "\n" + c_.out.green(just_passed_ ? "Lesson passed! " : "Passed. ") +
-                "Press n for the next lesson, s to compare with the reference.\n";
+                "Press n for the next lesson.\n";
+        body += solution_diff_.empty()
+                    ? "Your file is the same as the reference.\n"
+                    : "\nYour file next to the reference (s shows it whole):\n" +
+                          colour_diff(solution_diff_);
+      }
     } else if (!grading_) {
       body += c_.out.dim("waiting for the first grade ...") + "\n";
     }
@@ -474,7 +501,9 @@ private:
   std::set<std::string> done_;
   std::optional<verdict> verdict_;
   std::string last_graded_, message_, page_, note_;
+  std::string solution_diff_;
   bool dirty_ = false, grading_ = false, quitting_ = false, just_passed_ = false;
+  bool rebuilding_ = false;
   mode mode_ = mode::lesson;
   asio::steady_timer wake_grader_, debounce_;
   asio::posix::stream_descriptor stdin_;
