@@ -160,7 +160,7 @@ double tick_step(double span) {
 
 std::string format_seconds(double s) {
   if (s == 0) return "0s";
-  if (s < 1) return fmt::format("{:g}ms", std::round(s * 1e6) / 1e3);
+  if (s < 1) return fmt::format("{:g}ms", std::round(s * 1e4) / 10);
   return fmt::format("{:g}s", std::round(s * 1e3) / 1e3);
 }
 
