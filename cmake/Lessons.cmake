@@ -8,14 +8,18 @@
 #   demo_03_exercise / demo_03_solution   lessons/03_gather/main.cpp
 # and the ctest entries, labelled with the lesson's directory name.
 #
-# The lesson's interface header is tests/03_gather/lesson.hpp; wrong answers
-# (typical mistakes kept as fixtures) are tests/03_gather/wrong/<name>.cpp.
+# The lesson's interface header is tests/03_gather/lesson.hpp. Wrong answers
+# (typical mistakes kept as fixtures) are tests/03_gather/wrong/<name>.patch:
+# a diff against the reference solution, applied at build time, so the
+# fixture shows exactly the mistake and nothing else.
 
 function(asynclings_use_pch target)
   if(ASYNCLINGS_PCH)
     target_precompile_headers(${target} REUSE_FROM tut_pch)
   endif()
 endfunction()
+
+find_program(ASYNCLINGS_PATCH patch REQUIRED)
 
 function(add_lesson dir)
   cmake_parse_arguments(PARSE_ARGV 1 arg "" "" "WRONG")
@@ -57,7 +61,27 @@ function(add_lesson dir)
 
   set(sides exercise solution)
   foreach(wrong IN LISTS arg_WRONG)
-    lesson_object(${ns}_wrong_${wrong} ${test_dir}/wrong/${wrong}.cpp)
+    set(patch_file ${test_dir}/wrong/${wrong}.patch)
+    set(source ${CMAKE_CURRENT_BINARY_DIR}/wrong/${dir}/${wrong}.cpp)
+    if(NOT EXISTS ${patch_file})
+      if(EXISTS ${test_dir}/wrong/${wrong}.cpp)
+        # A whole file instead of a patch (being written; convert it with
+        # `diff -u solutions/<dir>/exercise.cpp it > <name>.patch`).
+        lesson_object(${ns}_wrong_${wrong} ${test_dir}/wrong/${wrong}.cpp)
+        list(APPEND sides wrong_${wrong})
+        continue()
+      endif()
+      message(FATAL_ERROR "lesson ${dir}: wrong answer '${wrong}' has no ${patch_file}")
+    endif()
+    add_custom_command(
+      OUTPUT ${source}
+      COMMAND ${CMAKE_COMMAND} -E make_directory ${CMAKE_CURRENT_BINARY_DIR}/wrong/${dir}
+      COMMAND ${ASYNCLINGS_PATCH} --quiet --force --output=${source}
+              ${solution_dir}/exercise.cpp ${patch_file}
+      DEPENDS ${solution_dir}/exercise.cpp ${patch_file}
+      COMMENT "Applying wrong answer ${dir}/${wrong}.patch to the reference"
+      VERBATIM)
+    lesson_object(${ns}_wrong_${wrong} ${source})
     list(APPEND sides wrong_${wrong})
   endforeach()
 

@@ -70,12 +70,12 @@ std::vector<std::string> tree_problems(const project& p) {
     std::set<std::string> wrong_listed(l.wrong.begin(), l.wrong.end());
     auto wrong_dir = p.root / "tests" / l.dir / "wrong";
     for (const auto& w : l.wrong)
-      if (!fs::exists(wrong_dir / (w + ".cpp")))
-        problems.push_back(fmt::format("{}: wrong answer '{}' has no tests/{}/wrong/{}.cpp",
+      if (!fs::exists(wrong_dir / (w + ".patch")) && !fs::exists(wrong_dir / (w + ".cpp")))
+        problems.push_back(fmt::format("{}: wrong answer '{}' has no tests/{}/wrong/{}.patch",
                                        l.dir, w, l.dir, w));
     if (fs::is_directory(wrong_dir))
       for (const auto& e : fs::directory_iterator(wrong_dir))
-        if (e.path().extension() == ".cpp" &&
+        if ((e.path().extension() == ".patch" || e.path().extension() == ".cpp") &&
             !wrong_listed.count(e.path().stem().string()))
           problems.push_back(fmt::format("{}: tests/{}/wrong/{} is not listed in lessons.toml",
                                          l.dir, l.dir, e.path().filename().string()));

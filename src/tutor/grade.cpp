@@ -210,7 +210,7 @@ asio::awaitable<verdict> grade_lesson(const project& p, const lesson& l,
     if (!built.ok()) {
       auto file = o.side == "exercise" ? p.exercise(l)
                   : o.side == "solution" ? p.solution(l)
-                                          : p.root / "tests" / l.dir / "wrong" /
+                                          : p.build / "tests" / "wrong" / l.dir /
                                                 (o.side.substr(6) + ".cpp");
       v.kind = built.timed_out ? verdict_kind::timed_out : verdict_kind::compile_error;
       v.diagnostics = trim_diagnostics(built.output, file);
