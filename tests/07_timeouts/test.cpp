@@ -1,0 +1,541 @@
+// Lesson 07 grading: each scenario runs through your code and through the
+// reference on virtual time; a difference is explained in the lesson's words.
+#include "grading.hpp"
+
+#include "lesson.hpp"
+#define lesson07 lesson07_reference
+#include "lesson.hpp"
+#undef lesson07
+
+#include <chrono>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+using namespace std::chrono_literals;
+using asio::awaitable;
+using grade::secs;
+
+namespace yours = lesson07;
+namespace reference = lesson07_reference;
+
+namespace {
+
+using duration = tut::clock::duration;
+
+// However a fetch ends (an answer, an error, a cancellation), it cleans up
+// on the way out, like a `finally:` that closes its connection; the
+// timeline shows a "cleanup" mark on its row when that happens.
+struct cleanup_on_exit {
+  std::string task;
+  ~cleanup_on_exit() { tut::note(task, "cleanup"); }
+};
+
+// A fetch that takes `work`, then answers "<name> reply", or throws
+// std::runtime_error(failure) when `failure` is not empty.
+awaitable<std::string> fetch(std::string name, duration work,
+                             std::string failure) {
+  cleanup_on_exit cleanup{name};
+  co_await tut::sleep(work);
+  if (!failure.empty()) throw std::runtime_error(failure);
+  co_return name + " reply";
+}
+
+// The fetch as a named task on the timeline.
+awaitable<std::string> traced_fetch(std::string name, duration work) {
+  return tut::traced(name, fetch(name, work, ""));
+}
+awaitable<std::string> failing_fetch(std::string name, duration work,
+                                     std::string failure) {
+  return tut::traced(name, fetch(name, work, std::move(failure)));
+}
+
+// The row of the task called `name`, or nullptr.
+const tut::task_record* row(const tut::trace& t, std::string_view name) {
+  return t.find(name);
+}
+
+// When the task ended, in seconds; -1 if it never started or never ended.
+double end_of(const tut::trace& t, std::string_view name) {
+  const auto* r = row(t, name);
+  return r && r->end ? r->end->count() : -1;
+}
+
+// When the task's "cleanup" mark was made, if it was.
+std::optional<double> cleanup_of(const tut::trace& t, std::string_view name) {
+  if (const auto* r = row(t, name))
+    for (const auto& e : r->events)
+      if (e.what == "cleanup") return e.at.count();
+  return std::nullopt;
+}
+
+// "ran to its end at 5 s", "was cancelled at 2 s", "never ran" ...
+std::string fate(const tut::trace& t, std::string_view name) {
+  const auto* r = row(t, name);
+  if (!r) return "never ran";
+  if (!r->end) return "was still running";
+  std::string how = r->result == tut::outcome::done      ? "ran to its end"
+                    : r->result == tut::outcome::failed  ? "failed"
+                    : r->result == tut::outcome::cancelled ? "was cancelled"
+                                                           : "was running";
+  return fmt::format("{} at {}", how, secs(r->end->count()));
+}
+
+template <typename T>
+bool timed_out(const grade::outcome<T>& o) {
+  if (!o.exception) return false;
+  try {
+    std::rethrow_exception(o.exception);
+  } catch (const asio::system_error& e) {
+    return e.code() == asio::error::timed_out;
+  } catch (...) {
+    return false;
+  }
+}
+
+std::string shown(const std::string& s) { return fmt::format("\"{}\"", s); }
+std::string shown(const std::vector<std::string>& v) {
+  return fmt::format("[{}]", fmt::join(v, ", "));
+}
+
+// How a run ended, in a few words.
+template <typename T>
+std::string ending(const grade::outcome<T>& o) {
+  if (o.value) return "returned " + shown(*o.value);
+  if (timed_out(o)) return "threw the timeout error";
+  return fmt::format("threw {} (\"{}\")", o.error_type, o.error);
+}
+
+// with_timeout or with_timeout_signal around one fetch, as a task called
+// `call` on the timeline.
+template <typename Timeout>
+auto fetch_within(Timeout with_timeout, std::string call, duration work,
+                  duration limit) {
+  return grade::run([=] {
+    return tut::traced(call, with_timeout(traced_fetch("fetch", work), limit));
+  });
+}
+
+template <typename Timeout>
+auto failing_fetch_within(Timeout with_timeout, std::string call,
+                          duration work, duration limit) {
+  return grade::run([=] {
+    return tut::traced(call, with_timeout(failing_fetch("fetch", work,
+                                                        "connection refused"),
+                                          limit));
+  });
+}
+
+// Shared checks: a fetch that ends in time is returned as soon as it ends.
+template <typename T>
+void check_in_time(const grade::outcome<T>& actual,
+                   const grade::outcome<T>& expected, const std::string& call) {
+  grade::expect_no_exception(actual, expected, call);
+  GRADE(actual.value == expected.value,
+        fmt::format("{} {}; expected it to return {}", call, ending(actual),
+                    shown(*expected.value)),
+        actual, expected);
+  GRADE(end_of(actual.trace, call) == end_of(expected.trace, call) &&
+            actual.seconds() == expected.seconds(),
+        fmt::format("the fetch ended at {}, but {} returned at {} and the "
+                    "run took {}: when the work wins the race, the timer "
+                    "is cancelled and nothing waits for it",
+                    secs(end_of(actual.trace, "fetch")), call,
+                    secs(end_of(actual.trace, call)),
+                    secs(actual.seconds())),
+        actual, expected);
+}
+
+// Shared checks: a fetch that fails before the limit passes its error on,
+// when it happens.
+template <typename T>
+void check_error_passes(const grade::outcome<T>& actual,
+                        const grade::outcome<T>& expected,
+                        const std::string& call, const std::string& fix) {
+  bool same_error = !actual.value && !timed_out(actual) &&
+                    actual.error == expected.error;
+  double failed_at = end_of(actual.trace, "fetch");
+  GRADE(same_error,
+        fmt::format("the fetch failed at {} with \"connection refused\", but "
+                    "{} {} at {}. An error that is not a timeout must come "
+                    "out as it is.{}",
+                    secs(failed_at), call, ending(actual),
+                    secs(end_of(actual.trace, call)),
+                    timed_out(actual) ? " " + fix : ""),
+        actual, expected);
+  GRADE(end_of(actual.trace, call) == end_of(expected.trace, call),
+        fmt::format("the fetch failed at {}, but {} passed the error on only "
+                    "at {}: it should come out at once",
+                    secs(failed_at), call, secs(end_of(actual.trace, call))),
+        actual, expected);
+}
+
+// The attempts of fetch_with_retry, in order.
+std::vector<const tut::task_record*> attempts_of(const tut::trace& t) {
+  std::vector<const tut::task_record*> out;
+  for (const auto& task : t.tasks)
+    if (task.name.starts_with("attempt ")) out.push_back(&task);
+  return out;
+}
+
+// The waits between one attempt's end and the next one's start.
+std::vector<std::string> waits_between(const tut::trace& t) {
+  auto attempts = attempts_of(t);
+  std::vector<std::string> out;
+  for (std::size_t i = 1; i < attempts.size(); ++i) {
+    const auto* before = attempts[i - 1];
+    double ended = before->end ? before->end->count() : 0;
+    out.push_back(secs(attempts[i]->start.count() - ended));
+  }
+  return out;
+}
+
+std::string attempt_name(int n) { return fmt::format("attempt {}", n); }
+
+// Attempts 1 to 3 hang (10 s, far past any timeout); later ones answer
+// after 200 ms.
+awaitable<std::string> flaky_attempt(int n) {
+  return traced_fetch(attempt_name(n), n <= 3 ? duration(10s) : 200ms);
+}
+awaitable<std::string> hanging_attempt(int n) {
+  return traced_fetch(attempt_name(n), 10s);
+}
+awaitable<std::string> refused_attempt(int n) {
+  return failing_fetch(attempt_name(n), 300ms, "404 not found");
+}
+
+// Every attempt that hangs (10 s) is cancelled after its own 1 s.
+template <typename T>
+void check_attempts_cut(const grade::outcome<T>& actual,
+                        const grade::outcome<T>& expected) {
+  for (const auto* a : attempts_of(actual.trace)) {
+    if (a->result == tut::outcome::done && a->end &&
+        (*a->end - a->start).count() < 1)
+      continue;  // answered in time
+    bool cut = a->result == tut::outcome::cancelled && a->end &&
+               (*a->end - a->start).count() == 1;
+    GRADE(cut,
+          fmt::format("{} started at {} and {}: each attempt has a timeout "
+                      "of its own, 1 s, after which it is cancelled. Await "
+                      "with_timeout(attempt(n), per_attempt)",
+                      a->name, secs(a->start.count()),
+                      fate(actual.trace, a->name)),
+          actual, expected);
+  }
+}
+
+// The waits between attempts, against the reference's.
+template <typename T>
+void check_backoff(const grade::outcome<T>& actual,
+                   const grade::outcome<T>& expected) {
+  auto waits = waits_between(actual.trace);
+  auto expected_waits = waits_between(expected.trace);
+  GRADE(waits == expected_waits && actual.seconds() == expected.seconds(),
+        fmt::format("your retries waited [{}] between attempts and took {} "
+                    "in all; the backoff starts at 500 ms and doubles after "
+                    "each wait: [{}], {} in all",
+                    fmt::join(waits, ", "), secs(actual.seconds()),
+                    fmt::join(expected_waits, ", "),
+                    secs(expected.seconds())),
+        actual, expected);
+}
+
+template <typename Retry>
+auto retry_run(Retry fetch_with_retry, yours::attempt_fn attempt,
+               int attempts) {
+  return grade::run([=] {
+    return tut::traced("fetch_with_retry",
+                       fetch_with_retry(attempt, attempts, 1s, 500ms));
+  });
+}
+
+}  // namespace
+
+// ---- Task 1: with_timeout, the `||` operator against a timer -------------
+
+TEST_CASE("with_timeout: a fetch that ends in time gives its result as soon "
+          "as it ends",
+          "[lesson07][task1]") {
+  auto actual = fetch_within(yours::with_timeout, "with_timeout", 1s, 2s);
+  auto expected =
+      fetch_within(reference::with_timeout, "with_timeout", 1s, 2s);
+  check_in_time(actual, expected, "with_timeout");
+}
+
+TEST_CASE("with_timeout: a fetch that runs past the limit ends in the "
+          "timeout error, at the limit",
+          "[lesson07][task1]") {
+  auto actual = fetch_within(yours::with_timeout, "with_timeout", 5s, 2s);
+  auto expected =
+      fetch_within(reference::with_timeout, "with_timeout", 5s, 2s);
+  double returned = end_of(actual.trace, "with_timeout");
+  std::string why = !actual.value ? ""
+                    : returned == 2 ? "A placeholder hides the timeout from "
+                                      "the caller. "
+                                    : "Nothing raced the fetch against a "
+                                      "timer. ";
+  GRADE(timed_out(actual),
+        fmt::format("a 5 s fetch with a limit of 2 s: with_timeout {} at {}. "
+                    "{}Past the limit it must throw asio::system_error("
+                    "asio::error::timed_out)",
+                    ending(actual), secs(returned), why),
+        actual, expected);
+  GRADE(end_of(actual.trace, "with_timeout") ==
+            end_of(expected.trace, "with_timeout"),
+        fmt::format("the timeout came at {}; with a limit of 2 s it comes "
+                    "at {}",
+                    secs(end_of(actual.trace, "with_timeout")),
+                    secs(end_of(expected.trace, "with_timeout"))),
+        actual, expected);
+}
+
+TEST_CASE("with_timeout: a timed-out fetch is cancelled, cleans up at the "
+          "limit, and nothing of it keeps running",
+          "[lesson07][task1]") {
+  auto actual = fetch_within(yours::with_timeout, "with_timeout", 5s, 2s);
+  auto expected =
+      fetch_within(reference::with_timeout, "with_timeout", 5s, 2s);
+  const auto* fetched = row(actual.trace, "fetch");
+  bool cancelled = fetched && fetched->result == tut::outcome::cancelled &&
+                   end_of(actual.trace, "fetch") == 2;
+  auto cleanup = cleanup_of(actual.trace, "fetch");
+  std::string reported =
+      timed_out(actual)
+          ? fmt::format("with_timeout reported the timeout at {}, but left "
+                        "the work running in the background. ",
+                        secs(end_of(actual.trace, "with_timeout")))
+          : "";
+  GRADE(cancelled && cleanup == cleanup_of(expected.trace, "fetch"),
+        fmt::format("a 5 s fetch with a limit of 2 s: the fetch {}{}; at the "
+                    "limit it should be cancelled and clean up. {}A timeout "
+                    "must cancel the work: `||` cancels the loser and waits "
+                    "for it to stop",
+                    fate(actual.trace, "fetch"),
+                    cleanup ? fmt::format(" and cleaned up at {}",
+                                          secs(*cleanup))
+                            : ", without cleaning up",
+                    reported),
+        actual, expected);
+  GRADE(actual.seconds() == expected.seconds(),
+        fmt::format("the run went on until {}; once the timeout is reported "
+                    "at 2 s nothing of the fetch should be left",
+                    secs(actual.seconds())),
+        actual, expected);
+}
+
+TEST_CASE("with_timeout: an error inside the fetch comes out at once, not "
+          "as a timeout at the limit",
+          "[lesson07][task1]") {
+  auto actual =
+      failing_fetch_within(yours::with_timeout, "with_timeout", 500ms, 2s);
+  auto expected =
+      failing_fetch_within(reference::with_timeout, "with_timeout", 500ms, 2s);
+  check_error_passes(
+      actual, expected, "with_timeout",
+      "`||` waits for the first *success*: the failed fetch did not end the "
+      "race, the timer won it at 2 s, and the error was lost. Spawn the "
+      "operation with as_tuple(use_awaitable) so its error is a value "
+      "that ends the race");
+}
+
+// ---- Task 2: with_timeout_signal, a timer firing a cancellation signal ---
+
+TEST_CASE("with_timeout_signal: a fetch that ends in time gives its result "
+          "as soon as it ends",
+          "[lesson07][task2]") {
+  auto actual = fetch_within(yours::with_timeout_signal,
+                             "with_timeout_signal", 1s, 3s);
+  auto expected = fetch_within(reference::with_timeout_signal,
+                               "with_timeout_signal", 1s, 3s);
+  check_in_time(actual, expected, "with_timeout_signal");
+}
+
+TEST_CASE("with_timeout_signal: at the limit the signal cancels the fetch, "
+          "it cleans up, and the timeout error comes out",
+          "[lesson07][task2]") {
+  auto actual = fetch_within(yours::with_timeout_signal,
+                             "with_timeout_signal", 5s, 2s);
+  auto expected = fetch_within(reference::with_timeout_signal,
+                               "with_timeout_signal", 5s, 2s);
+  const auto* fetched = row(actual.trace, "fetch");
+  bool cancelled = fetched && fetched->result == tut::outcome::cancelled &&
+                   end_of(actual.trace, "fetch") == 2;
+  GRADE(cancelled,
+        fmt::format("a 5 s fetch with a limit of 2 s: the fetch {} and "
+                    "with_timeout_signal {} at {}. The signal never stopped "
+                    "the fetch: start the timer with async_wait, emit "
+                    "cancellation_type::terminal when it expires (a "
+                    "coroutine ignores partial and total), and bind the "
+                    "signal's slot to the co_spawn with "
+                    "asio::bind_cancellation_slot",
+                    fate(actual.trace, "fetch"), ending(actual),
+                    secs(end_of(actual.trace, "with_timeout_signal"))),
+        actual, expected);
+  GRADE(cleanup_of(actual.trace, "fetch") == cleanup_of(expected.trace,
+                                                        "fetch"),
+        "the fetch was cancelled but its cleanup did not run at 2 s", actual,
+        expected);
+  GRADE(timed_out(actual) && end_of(actual.trace, "with_timeout_signal") ==
+                                 end_of(expected.trace, "with_timeout_signal"),
+        fmt::format("the fetch was cancelled at 2 s; with_timeout_signal {} "
+                    "at {}: it should throw asio::system_error("
+                    "asio::error::timed_out) at 2 s",
+                    ending(actual),
+                    secs(end_of(actual.trace, "with_timeout_signal"))),
+        actual, expected);
+  GRADE(actual.seconds() == expected.seconds(),
+        fmt::format("the run went on until {}; once the timeout is reported "
+                    "at 2 s nothing should be left running",
+                    secs(actual.seconds())),
+        actual, expected);
+}
+
+TEST_CASE("with_timeout_signal: an error inside the fetch is passed on as "
+          "it is, not reported as a timeout",
+          "[lesson07][task2]") {
+  auto actual = failing_fetch_within(yours::with_timeout_signal,
+                                     "with_timeout_signal", 500ms, 2s);
+  auto expected = failing_fetch_within(reference::with_timeout_signal,
+                                       "with_timeout_signal", 500ms, 2s);
+  check_error_passes(actual, expected, "with_timeout_signal",
+                     "Only an error after the timer fired is a timeout; "
+                     "rethrow any other with std::rethrow_exception");
+}
+
+// ---- Task 3: run_within, one deadline over several awaits ----------------
+
+TEST_CASE("run_within: steps that fit in the deadline all run, one after "
+          "the other, results in order",
+          "[lesson07][task3]") {
+  auto scenario = [](auto run_within) {
+    return grade::run([=] {
+      std::vector<awaitable<std::string>> steps;
+      steps.push_back(traced_fetch("step 1", 500ms));
+      steps.push_back(traced_fetch("step 2", 1s));
+      steps.push_back(traced_fetch("step 3", 300ms));
+      return tut::traced("run_within", run_within(std::move(steps), 2s));
+    });
+  };
+  auto actual = scenario(yours::run_within);
+  auto expected = scenario(reference::run_within);
+  grade::expect_no_exception(actual, expected, "run_within");
+  GRADE(actual.value == expected.value,
+        fmt::format("steps of 500 ms, 1 s and 300 ms within 2 s: run_within "
+                    "{}; expected {}",
+                    ending(actual), shown(*expected.value)),
+        actual, expected);
+  GRADE(actual.seconds() == expected.seconds() &&
+            actual.trace.peak_of("step") == 1,
+        fmt::format("the steps took {} with up to {} at once; one after the "
+                    "other they take {}",
+                    secs(actual.seconds()), actual.trace.peak_of("step"),
+                    secs(expected.seconds())),
+        actual, expected);
+}
+
+TEST_CASE("run_within: one deadline covers every step: three steps of "
+          "800 ms within 2 s time out at 2 s, in the third",
+          "[lesson07][task3]") {
+  auto scenario = [](auto run_within) {
+    return grade::run([=] {
+      std::vector<awaitable<std::string>> steps;
+      for (int n = 1; n <= 3; ++n)
+        steps.push_back(traced_fetch(fmt::format("step {}", n), 800ms));
+      return tut::traced("run_within", run_within(std::move(steps), 2s));
+    });
+  };
+  auto actual = scenario(yours::run_within);
+  auto expected = scenario(reference::run_within);
+  bool all_ran = true;
+  for (int n = 1; n <= 3; ++n) {
+    const auto* step = row(actual.trace, fmt::format("step {}", n));
+    all_ran = all_ran && step && step->result == tut::outcome::done;
+  }
+  GRADE(timed_out(actual) &&
+            end_of(actual.trace, "run_within") ==
+                end_of(expected.trace, "run_within"),
+        fmt::format("three steps of 800 ms need 2.4 s; with a 2 s deadline "
+                    "run_within should throw the timeout error at 2 s. "
+                    "Yours {} at {}{}",
+                    ending(actual), secs(end_of(actual.trace, "run_within")),
+                    !actual.value ? ""
+                    : all_ran     ? ": each step got a fresh 2 s of its own. "
+                                    "A deadline is one moment, tut::now() + "
+                                    "limit, fixed before the first step; "
+                                    "each step gets what is left of it"
+                                  : ": past the deadline it must throw, not "
+                                    "return what it has"),
+        actual, expected);
+  const auto* third = row(actual.trace, "step 3");
+  GRADE(third && third->result == tut::outcome::cancelled &&
+            cleanup_of(actual.trace, "step 3") ==
+                cleanup_of(expected.trace, "step 3"),
+        fmt::format("at the deadline the step that is running is cancelled "
+                    "and cleans up; step 3 {}",
+                    fate(actual.trace, "step 3")),
+        actual, expected);
+}
+
+// ---- Task 4: fetch_with_retry, a timeout per attempt and a backoff -------
+
+TEST_CASE("fetch_with_retry: attempts that time out are retried after a "
+          "backoff that doubles: 500 ms, 1 s, 2 s",
+          "[lesson07][task4]") {
+  auto actual = retry_run(yours::fetch_with_retry, flaky_attempt, 5);
+  auto expected = retry_run(reference::fetch_with_retry, flaky_attempt, 5);
+  grade::expect_no_exception(actual, expected, "fetch_with_retry");
+  auto tried = attempts_of(actual.trace).size();
+  GRADE(actual.value == expected.value && tried == 4,
+        fmt::format("attempts 1 to 3 hang, attempt 4 answers in 200 ms; "
+                    "with 1 s per attempt fetch_with_retry should return "
+                    "{} after 4 attempts. Yours {} after {} attempt{}",
+                    shown(*expected.value), ending(actual), tried,
+                    tried == 1 ? "" : "s"),
+        actual, expected);
+  check_attempts_cut(actual, expected);
+  check_backoff(actual, expected);
+}
+
+TEST_CASE("fetch_with_retry: after the last attempt times out, the timeout "
+          "error comes at once, without one more backoff",
+          "[lesson07][task4]") {
+  auto actual = retry_run(yours::fetch_with_retry, hanging_attempt, 3);
+  auto expected = retry_run(reference::fetch_with_retry, hanging_attempt, 3);
+  auto tried = attempts_of(actual.trace).size();
+  GRADE(timed_out(actual) && tried == 3,
+        fmt::format("three attempts that all hang: fetch_with_retry should "
+                    "try 3 times, then throw the timeout error. Yours {} "
+                    "after {} attempt{}",
+                    ending(actual), tried, tried == 1 ? "" : "s"),
+        actual, expected);
+  check_attempts_cut(actual, expected);
+  double last = end_of(actual.trace, "attempt 3");
+  double gave_up = end_of(actual.trace, "fetch_with_retry");
+  GRADE(gave_up == last,
+        fmt::format("the last attempt timed out at {}, but the timeout "
+                    "error came only at {}; after the last attempt there is "
+                    "nothing to wait for",
+                    secs(last), secs(gave_up)),
+        actual, expected);
+  check_backoff(actual, expected);
+}
+
+TEST_CASE("fetch_with_retry: an error that is not a timeout is not retried",
+          "[lesson07][task4]") {
+  auto actual = retry_run(yours::fetch_with_retry, refused_attempt, 3);
+  auto expected = retry_run(reference::fetch_with_retry, refused_attempt, 3);
+  auto tried = attempts_of(actual.trace).size();
+  GRADE(tried == 1 && !actual.value && actual.error == expected.error,
+        fmt::format("attempt 1 failed with \"404 not found\" after 300 ms; "
+                    "fetch_with_retry made {} attempt{} and {} at {}. {}",
+                    tried, tried == 1 ? "" : "s", ending(actual),
+                    secs(end_of(actual.trace, "fetch_with_retry")),
+                    timed_out(actual)
+                        ? "The 404 came out of with_timeout as a timeout: "
+                          "with_timeout must pass other errors on (task 1)"
+                        : "Asking again will not make a 404 go away: retry "
+                          "only asio::error::timed_out and rethrow anything "
+                          "else"),
+        actual, expected);
+}
