@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <mutex>
 
 namespace tut {
@@ -15,11 +17,18 @@ struct recorder {
   trace current;
   std::size_t running = 0;
   bool in_run = false;
+  int runs = 0;  // tut::run calls that have ended, in this process
 };
 
 recorder& rec() {
   static recorder r;
   return r;
+}
+
+// Where each run's trace goes as JSON, if anywhere ($TUT_TRACE_DIR).
+const char* trace_dir() {
+  const char* dir = std::getenv("TUT_TRACE_DIR");
+  return dir && *dir ? dir : nullptr;
 }
 
 seconds since_origin(const recorder& r) {
@@ -38,7 +47,7 @@ const char* to_string(outcome o) noexcept {
   return "?";
 }
 
-const task_record* trace::find(std::string_view name) const {
+const task_record* trace::find(std::string_view name) const& {
   for (const auto& t : tasks)
     if (t.name == name) return &t;
   return nullptr;
@@ -62,11 +71,16 @@ std::size_t trace::peak_of(std::string_view prefix) const {
   return best;
 }
 
-std::vector<const task_record*> trace::unfinished() const {
+std::vector<const task_record*> trace::unfinished() const& {
   std::vector<const task_record*> out;
   for (const auto& t : tasks)
     if (!t.end) out.push_back(&t);
   return out;
+}
+
+std::size_t trace::unfinished_count() const {
+  return static_cast<std::size_t>(
+      std::count_if(tasks.begin(), tasks.end(), [](const auto& t) { return !t.end; }));
 }
 
 seconds trace::longest_block() const {
@@ -140,9 +154,25 @@ void begin_run() {
 
 void end_run() {
   auto& r = rec();
-  std::lock_guard lock(r.mutex);
-  r.current.elapsed = since_origin(r);
-  r.in_run = false;
+  std::string json;
+  int run_number = 0;
+  {
+    std::lock_guard lock(r.mutex);
+    r.current.elapsed = since_origin(r);
+    r.in_run = false;
+    run_number = ++r.runs;
+    if (trace_dir()) json = to_json(r.current);
+  }
+  // For the docs: with TUT_TRACE_DIR set, each run of the process leaves
+  // its trace in $TUT_TRACE_DIR/run-<k>.json (k = 1, 2, ... in order).
+  if (const char* dir = trace_dir()) {
+    auto path = fmt::format("{}/run-{}.json", dir, run_number);
+    if (std::FILE* f = std::fopen(path.c_str(), "w")) {
+      std::fputs(json.c_str(), f);
+      std::fputs("\n", f);
+      std::fclose(f);
+    }
+  }
 }
 
 }  // namespace detail

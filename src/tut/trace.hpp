@@ -48,11 +48,16 @@ struct trace {
   std::size_t peak = 0;  // most tasks running at the same moment
   seconds elapsed{0};    // loop time from start to the end of the run
 
-  const task_record* find(std::string_view name) const;
+  // Pointers into this trace: only on a trace that outlives them (not on
+  // the temporary `tut::current_trace()` returns: that does not compile).
+  const task_record* find(std::string_view name) const&;
+  const task_record* find(std::string_view name) const&& = delete;
+  // Tasks that started but have not ended.
+  std::vector<const task_record*> unfinished() const&;
+  std::vector<const task_record*> unfinished() const&& = delete;
+  std::size_t unfinished_count() const;
   // Most tasks whose name starts with `prefix` running at once.
   std::size_t peak_of(std::string_view prefix) const;
-  // Tasks that started but have not ended.
-  std::vector<const task_record*> unfinished() const;
   // Longest time the loop's thread was held by one handler.
   seconds longest_block() const;
 };

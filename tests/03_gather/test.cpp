@@ -1,0 +1,464 @@
+// Lesson 03 grading: each scenario runs through your code and through the
+// reference on virtual time; a difference is explained in the lesson's words.
+#include "grading.hpp"
+
+#include "lesson.hpp"
+#define lesson03 lesson03_reference
+#include "lesson.hpp"
+#undef lesson03
+
+#include <asio/multiple_exceptions.hpp>
+
+#include <chrono>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+using namespace std::chrono_literals;
+using asio::awaitable;
+using namespace asio::experimental::awaitable_operators;
+using grade::secs;
+
+namespace yours = lesson03;
+namespace reference = lesson03_reference;
+
+namespace {
+
+using jobs_t = std::vector<awaitable<std::string>>;
+
+// A job that answers `text` after `d`. When it is cancelled, it takes 20 ms
+// to clean up (closing its connection, say) before it ends.
+awaitable<std::string> answer(std::string text, tut::clock::duration d) {
+  try {
+    co_await tut::sleep(d);
+    co_return text;
+  } catch (const asio::system_error& e) {
+    if (e.code() != asio::error::operation_aborted) throw;
+  }
+  // A cancelled coroutine must reset its cancellation state to co_await.
+  co_await asio::this_coro::reset_cancellation_state();
+  co_await tut::sleep(20ms);
+  throw asio::system_error(asio::error::operation_aborted);
+}
+
+// A job that throws std::runtime_error(what) after `d`.
+awaitable<std::string> fail(std::string what, tut::clock::duration d) {
+  co_await tut::sleep(d);
+  throw std::runtime_error(what);
+}
+
+struct job {
+  std::string name;
+  tut::clock::duration takes;
+  std::string answer;  // what it returns, or
+  std::string error;   // when not empty, what it throws
+};
+
+jobs_t make_jobs(const std::vector<job>& list) {
+  jobs_t jobs;
+  for (const auto& j : list)
+    jobs.push_back(tut::traced(j.name, j.error.empty()
+                                           ? answer(j.answer, j.takes)
+                                           : fail(j.error, j.takes)));
+  return jobs;
+}
+
+// Jobs 1, 2 and 3 answer after 300, 100 and 200 ms: they end in the order
+// 2, 3, 1.
+const std::vector<job> three_jobs{{"job 1", 300ms, "one", ""},
+                                  {"job 2", 100ms, "two", ""},
+                                  {"job 3", 200ms, "three", ""}};
+
+// The same, but job 2 throws after 100 ms, while 1 and 3 are still waiting.
+const std::vector<job> job_2_fails{
+    {"job 1", 300ms, "one", ""},
+    {"job 2", 100ms, "", "orders service is down"},
+    {"job 3", 200ms, "three", ""}};
+
+// The traced tasks still running when the code under test returned.
+using still_running = std::vector<std::string>;
+
+still_running unfinished_now() {
+  auto trace = tut::current_trace();  // unfinished() points into it
+  still_running names;
+  for (const auto* task : trace.unfinished()) names.push_back(task->name);
+  return names;
+}
+
+// Runs gather as a task called "gather", and notes which jobs were still
+// running at the moment it returned or threw.
+template <typename Gather>
+awaitable<std::vector<std::string>> observe(Gather gather, jobs_t jobs,
+                                            still_running& at_return) {
+  try {
+    auto results = co_await tut::traced("gather", gather(std::move(jobs)));
+    at_return = unfinished_now();
+    co_return results;
+  } catch (...) {
+    at_return = unfinished_now();
+    throw;
+  }
+}
+
+struct gather_run {
+  grade::outcome<std::vector<std::string>> run;
+  still_running at_return;
+};
+
+template <typename Gather>
+gather_run run_gather(Gather gather, const std::vector<job>& list) {
+  gather_run out;
+  out.run = grade::run(
+      [&] { return observe(gather, make_jobs(list), out.at_return); });
+  return out;
+}
+
+std::string list(const std::vector<std::string>& items) {
+  return fmt::format("[{}]", fmt::join(items, ", "));
+}
+
+// "std::runtime_error: orders service is down", or what a wrapper hides.
+template <typename T>
+std::string what_it_threw(const grade::outcome<T>& o) {
+  if (!o.exception) return "nothing";
+  auto out = fmt::format("{}: \"{}\"", o.error_type, o.error);
+  try {
+    std::rethrow_exception(o.exception);
+  } catch (const asio::multiple_exceptions& m) {
+    out += fmt::format(", whose first exception is {}: \"{}\"",
+                       grade::type_name(m.first_exception()),
+                       grade::describe_exception(m.first_exception()));
+  } catch (...) {
+  }
+  return out;
+}
+
+bool is_operation_aborted(const std::exception_ptr& e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const asio::system_error& se) {
+    return se.code() == asio::error::operation_aborted;
+  } catch (const asio::multiple_exceptions& m) {
+    return is_operation_aborted(m.first_exception());
+  } catch (...) {
+    return false;
+  }
+}
+
+double ended_at(const tut::trace& t, const std::string& name) {
+  const auto* task = t.find(name);
+  return task && task->end ? task->end->count() : t.elapsed.count();
+}
+
+// Fails the test when not one job ran: nothing was spawned or awaited.
+template <typename A, typename B>
+void expect_jobs_ran(const grade::outcome<A>& actual,
+                     const grade::outcome<B>& expected) {
+  GRADE(actual.trace.peak_of("job") > 0,
+        "none of the jobs ran. An awaitable does nothing until it is "
+        "spawned or awaited: co_spawn each job",
+        actual, expected);
+}
+
+template <typename Settled>
+std::vector<std::string> describe(const std::vector<Settled>& outcomes) {
+  std::vector<std::string> out;
+  for (const auto& o : outcomes)
+    out.push_back(o.value ? "\"" + *o.value + "\""
+                  : o.error
+                      ? "error \"" + grade::describe_exception(o.error) + "\""
+                      : "nothing");
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("gather returns the results in the order of the jobs, not the "
+          "order they finish",
+          "[lesson03][task1]") {
+  auto actual = run_gather(yours::gather, three_jobs);
+  auto expected = run_gather(reference::gather, three_jobs);
+  grade::expect_no_exception(actual.run, expected.run, "gather");
+  GRADE(actual.run.value == expected.run.value,
+        fmt::format("gather returned {}; expected {}. The jobs end in the "
+                    "order 2, 3, 1, but job i's result belongs in slot i",
+                    list(*actual.run.value), list(*expected.run.value)),
+        actual.run, expected.run);
+}
+
+TEST_CASE("three jobs gathered run at once: the total is the slowest job, "
+          "not the sum",
+          "[lesson03][task1]") {
+  auto actual = run_gather(yours::gather, three_jobs);
+  auto expected = run_gather(reference::gather, three_jobs);
+  grade::expect_no_exception(actual.run, expected.run, "gather");
+  expect_jobs_ran(actual.run, expected.run);
+  auto peak = actual.run.trace.peak_of("job");
+  GRADE(actual.run.seconds() == expected.run.seconds() && peak == 3,
+        fmt::format("your gather took {} with at most {} job{} running at "
+                    "once; jobs of 300, 100 and 200 ms run together end "
+                    "after {}. Awaiting the jobs in a loop runs them one "
+                    "after another: start them all first, then wait",
+                    secs(actual.run.seconds()), peak, peak == 1 ? "" : "s",
+                    secs(expected.run.seconds())),
+        actual.run, expected.run);
+}
+
+TEST_CASE("gather of no jobs returns an empty list at once",
+          "[lesson03][task1]") {
+  auto actual = run_gather(yours::gather, {});
+  auto expected = run_gather(reference::gather, {});
+  if (actual.run.threw<tut::deadlock_error>())
+    FAIL(grade::explain("gather of no jobs waited forever for jobs to end: "
+                        "with nothing running there is nothing to wait for",
+                        actual.run.trace, expected.run.trace));
+  grade::expect_no_exception(actual.run, expected.run, "gather({})");
+  GRADE(actual.run.value->empty() && actual.run.seconds() == 0,
+        fmt::format("gather of no jobs returned {} after {}; expected [] at "
+                    "once",
+                    list(*actual.run.value), secs(actual.run.seconds())),
+        actual.run, expected.run);
+}
+
+TEST_CASE("when a job fails, gather rethrows that job's own exception",
+          "[lesson03][task2]") {
+  auto actual = run_gather(yours::gather, job_2_fails);
+  auto expected = run_gather(reference::gather, job_2_fails);
+  GRADE(actual.run.exception,
+        fmt::format("gather returned {} although job 2 threw \"orders "
+                    "service is down\": the first error must come out of "
+                    "gather",
+                    list(*actual.run.value)),
+        actual.run, expected.run);
+  if (is_operation_aborted(actual.run.exception))
+    FAIL(grade::explain(
+        fmt::format("gather threw {}. That is the cancellation of a job "
+                    "you stopped, not the error that made you stop it: "
+                    "rethrow the first error that happened (job 2's "
+                    "std::runtime_error), not the first by position",
+                    what_it_threw(actual.run)),
+        actual.run.trace, expected.run.trace));
+  GRADE(actual.run.error_type == expected.run.error_type &&
+            actual.run.error == expected.run.error,
+        fmt::format("gather threw {}; expected {}", what_it_threw(actual.run),
+                    what_it_threw(expected.run)),
+        actual.run, expected.run);
+}
+
+TEST_CASE("when a job fails, the other jobs are cancelled and have ended by "
+          "the time gather returns",
+          "[lesson03][task2]") {
+  auto actual = run_gather(yours::gather, job_2_fails);
+  auto expected = run_gather(reference::gather, job_2_fails);
+  GRADE(actual.at_return.empty(),
+        fmt::format("when gather returned, {} {} still running: a task that "
+                    "outlives the gather that started it is a leak. Cancel "
+                    "the other jobs, then wait until they have ended",
+                    list(actual.at_return),
+                    actual.at_return.size() == 1 ? "was" : "were"),
+        actual.run, expected.run);
+  expect_jobs_ran(actual.run, expected.run);
+  for (const char* name : {"job 1", "job 3"}) {
+    const auto* task = actual.run.trace.find(name);
+    GRADE(task && task->result == tut::outcome::cancelled,
+          fmt::format("{} {}. Once job 2 has failed the gather is over: "
+                      "emit on the other jobs' cancellation signals",
+                      name,
+                      task ? fmt::format("was not cancelled: it ran on to {} "
+                                         "({})",
+                                         secs(ended_at(actual.run.trace, name)),
+                                         tut::to_string(task->result))
+                           : std::string("never ran, so it was not cancelled "
+                                         "either")),
+          actual.run, expected.run);
+  }
+}
+
+TEST_CASE("gather fails fast: it ends when the first job fails, not when "
+          "the slowest would have finished",
+          "[lesson03][task2]") {
+  auto actual = run_gather(yours::gather, job_2_fails);
+  auto expected = run_gather(reference::gather, job_2_fails);
+  double yours_at = ended_at(actual.run.trace, "gather");
+  double reference_at = ended_at(expected.run.trace, "gather");
+  GRADE(yours_at == reference_at,
+        fmt::format("your gather ended after {}; job 2 failed after 100 ms, "
+                    "so gather should cancel the others then and end as "
+                    "soon as they have cleaned up: after {}",
+                    secs(yours_at), secs(reference_at)),
+        actual.run, expected.run);
+}
+
+TEST_CASE("a gather cancelled from outside cancels its jobs and waits for "
+          "them",
+          "[lesson03][task2]") {
+  // asyncio.wait_for(asyncio.gather(...), 0.05): the timeout wins.
+  auto scenario = [](auto gather) {
+    gather_run out;
+    out.run = grade::run([&]() -> awaitable<std::vector<std::string>> {
+      auto winner = co_await (
+          observe(gather, make_jobs(three_jobs), out.at_return) ||
+          tut::sleep(50ms));
+      out.at_return = unfinished_now();
+      co_return std::vector<std::string>{winner.index() == 1 ? "timeout"
+                                                             : "gather"};
+    });
+    return out;
+  };
+  auto actual = scenario(yours::gather);
+  auto expected = scenario(reference::gather);
+  grade::expect_no_exception(actual.run, expected.run, "the gather");
+  expect_jobs_ran(actual.run, expected.run);
+  for (const char* name : {"job 1", "job 2", "job 3"}) {
+    const auto* task = actual.run.trace.find(name);
+    GRADE(task && task->result == tut::outcome::cancelled,
+          fmt::format("{} was {} although a timeout cancelled the gather "
+                      "at 50 ms. A cancelled gather must cancel its jobs "
+                      "and wait for them (wait_all_ended does both); it "
+                      "reaches only jobs spawned with their cancellation "
+                      "slot bound",
+                      name, task ? tut::to_string(task->result) : "never run"),
+          actual.run, expected.run);
+  }
+  GRADE(actual.at_return.empty(),
+        fmt::format("after the gather was cancelled, {} {} still running",
+                    list(actual.at_return),
+                    actual.at_return.size() == 1 ? "was" : "were"),
+        actual.run, expected.run);
+}
+
+TEST_CASE("gather_settled returns every result or error, in the order of "
+          "the jobs",
+          "[lesson03][task3]") {
+  auto actual = grade::run(
+      [] { return yours::gather_settled(make_jobs(job_2_fails)); });
+  auto expected = grade::run(
+      [] { return reference::gather_settled(make_jobs(job_2_fails)); });
+  grade::expect_no_exception(actual, expected, "gather_settled");
+  GRADE(describe(*actual.value) == describe(*expected.value),
+        fmt::format("gather_settled returned {}; expected {}: one entry per "
+                    "job, in order, a value or the exception it threw",
+                    list(describe(*actual.value)),
+                    list(describe(*expected.value))),
+        actual, expected);
+}
+
+TEST_CASE("gather_settled runs every job at once and to its end, cancelling "
+          "none",
+          "[lesson03][task3]") {
+  auto actual = grade::run(
+      [] { return yours::gather_settled(make_jobs(job_2_fails)); });
+  auto expected = grade::run(
+      [] { return reference::gather_settled(make_jobs(job_2_fails)); });
+  grade::expect_no_exception(actual, expected, "gather_settled");
+  expect_jobs_ran(actual, expected);
+  for (const char* name : {"job 1", "job 3"}) {
+    const auto* task = actual.trace.find(name);
+    GRADE(task && task->result == tut::outcome::done,
+          fmt::format("{} {}: with return_exceptions an error ends nothing "
+                      "but its own job",
+                      name,
+                      task ? fmt::format("was {}", tut::to_string(task->result))
+                           : std::string("never ran")),
+          actual, expected);
+  }
+  GRADE(actual.seconds() == expected.seconds(),
+        fmt::format("gather_settled took {}; run together, the jobs are all "
+                    "done after {}",
+                    secs(actual.seconds()), secs(expected.seconds())),
+        actual, expected);
+}
+
+TEST_CASE("the dashboard's three services answer together: 200 ms, not "
+          "600 ms",
+          "[lesson03][task4]") {
+  auto actual = grade::run([] { return yours::load_dashboard(7); });
+  auto expected = grade::run([] { return reference::load_dashboard(7); });
+  grade::expect_no_exception(actual, expected, "load_dashboard");
+  auto peak = actual.trace.peak_of("");
+  GRADE(actual.seconds() == expected.seconds(),
+        fmt::format("load_dashboard took {} with at most {} service{} "
+                    "called at once; called together, the three services "
+                    "of 200 ms answer after {}. Await them with `&&`",
+                    secs(actual.seconds()), peak, peak == 1 ? "" : "s",
+                    secs(expected.seconds())),
+        actual, expected);
+}
+
+TEST_CASE("the dashboard shows the user, the orders and the notifications",
+          "[lesson03][task4]") {
+  auto actual = grade::run([] { return yours::load_dashboard(7); });
+  auto expected = grade::run([] { return reference::load_dashboard(7); });
+  grade::expect_no_exception(actual, expected, "load_dashboard");
+  const auto& a = *actual.value;
+  const auto& e = *expected.value;
+  GRADE(a.user == e.user && a.orders == e.orders &&
+            a.notifications == e.notifications,
+        fmt::format("load_dashboard(7) gave user \"{}\", orders {}, "
+                    "notifications {}; expected \"{}\", {}, {}",
+                    a.user, list(a.orders), list(a.notifications), e.user,
+                    list(e.orders), list(e.notifications)),
+        actual, expected);
+}
+
+TEST_CASE("gather_pair returns both results, the two jobs running at once",
+          "[lesson03][task5]") {
+  auto scenario = [](auto gather_pair) {
+    return grade::run([gather_pair] {
+      return gather_pair(tut::traced("first", answer("left", 300ms)),
+                         tut::traced("second", answer("right", 100ms)));
+    });
+  };
+  auto actual = scenario(yours::gather_pair);
+  auto expected = scenario(reference::gather_pair);
+  grade::expect_no_exception(actual, expected, "gather_pair");
+  GRADE(*actual.value == *expected.value,
+        fmt::format("gather_pair returned (\"{}\", \"{}\"); expected "
+                    "(\"{}\", \"{}\")",
+                    actual.value->first, actual.value->second,
+                    expected.value->first, expected.value->second),
+        actual, expected);
+  GRADE(actual.seconds() == expected.seconds(),
+        fmt::format("gather_pair took {}; two jobs of 300 and 100 ms run "
+                    "together take {}",
+                    secs(actual.seconds()), secs(expected.seconds())),
+        actual, expected);
+}
+
+TEST_CASE("when the second job of gather_pair fails, its own error comes "
+          "out, not the first job's cancellation",
+          "[lesson03][task5]") {
+  auto scenario = [](auto gather_pair) {
+    return grade::run([gather_pair] {
+      return gather_pair(
+          tut::traced("first", answer("left", 300ms)),
+          tut::traced("second", fail("payment service is down", 100ms)));
+    });
+  };
+  auto actual = scenario(yours::gather_pair);
+  auto expected = scenario(reference::gather_pair);
+  GRADE(actual.exception,
+        "gather_pair returned normally although the second job threw "
+        "\"payment service is down\"",
+        actual, expected);
+  if (is_operation_aborted(actual.exception))
+    FAIL(grade::explain(
+        fmt::format("gather_pair threw {}. The first job was cancelled "
+                    "because the second failed, and its operation_aborted "
+                    "hid the real error. `first && second` does that in "
+                    "Asio 1.22: it looks at the errors by argument order. "
+                    "make_parallel_group tells you in `order` which job "
+                    "ended first: rethrow the first error in that order",
+                    what_it_threw(actual)),
+        actual.trace, expected.trace));
+  GRADE(actual.error_type == expected.error_type &&
+            actual.error == expected.error,
+        fmt::format("gather_pair threw {}; expected {}", what_it_threw(actual),
+                    what_it_threw(expected)),
+        actual, expected);
+  const auto* first = actual.trace.find("first");
+  GRADE(first && first->result == tut::outcome::cancelled,
+        "the first job was not cancelled when the second failed: use "
+        "wait_for_one_error()",
+        actual, expected);
+}
