@@ -1,4 +1,5 @@
-# add_lesson(03_gather [WRONG name...]) makes one lesson's targets:
+# add_lesson(03_gather [WRONG name...] [LIBS target...]) makes one lesson's
+# targets (LIBS: extra libraries its code uses, e.g. httplib::httplib):
 #   lesson03_exercise   the learner's lessons/03_gather/exercise.cpp
 #   lesson03_solution   solutions/03_gather/exercise.cpp, same namespace
 #   lesson03_reference  the solution again, its namespace renamed
@@ -22,7 +23,7 @@ endfunction()
 find_program(ASYNCLINGS_PATCH patch REQUIRED)
 
 function(add_lesson dir)
-  cmake_parse_arguments(PARSE_ARGV 1 arg "" "" "WRONG")
+  cmake_parse_arguments(PARSE_ARGV 1 arg "" "" "WRONG;LIBS")
   string(REGEX MATCH "^[0-9][0-9]" num "${dir}")
   if(NOT num)
     message(FATAL_ERROR "lesson directory '${dir}' must start with two digits")
@@ -43,7 +44,7 @@ function(add_lesson dir)
   macro(lesson_object name source)
     add_library(${name} OBJECT ${source})
     target_include_directories(${name} PRIVATE ${test_dir})
-    target_link_libraries(${name} PRIVATE tut asynclings_options)
+    target_link_libraries(${name} PRIVATE tut asynclings_options ${arg_LIBS})
     asynclings_use_pch(${name})
   endmacro()
   lesson_object(${ns}_exercise ${lesson_dir}/exercise.cpp)
@@ -54,7 +55,8 @@ function(add_lesson dir)
 
   add_library(${ns}_tests OBJECT ${test_dir}/test.cpp)
   target_include_directories(${ns}_tests PRIVATE ${test_dir})
-  target_link_libraries(${ns}_tests PRIVATE tut tut_grading asynclings_options)
+  target_link_libraries(${ns}_tests PRIVATE tut tut_grading asynclings_options
+                        ${arg_LIBS})
   if(ASYNCLINGS_PCH)
     target_precompile_headers(${ns}_tests REUSE_FROM tut_grading)
   endif()
@@ -89,12 +91,12 @@ function(add_lesson dir)
     add_executable(test_${num}_${side})
     target_link_libraries(test_${num}_${side} PRIVATE
       ${ns}_tests ${ns}_${side} ${ns}_reference
-      tut tut_grading Catch2::Catch2WithMain asynclings_options)
+      tut tut_grading Catch2::Catch2WithMain asynclings_options ${arg_LIBS})
   endforeach()
   foreach(side exercise solution)
     add_executable(demo_${num}_${side})
     target_link_libraries(demo_${num}_${side} PRIVATE
-      ${ns}_demo_main ${ns}_${side} tut asynclings_options)
+      ${ns}_demo_main ${ns}_${side} tut asynclings_options ${arg_LIBS})
   endforeach()
   add_custom_target(lesson${num} DEPENDS test_${num}_exercise demo_${num}_exercise)
 
@@ -118,27 +120,32 @@ endfunction()
 
 # The manifest is the one list of lessons: CMake, the tutor and the docs
 # generator all read it. Each [[lesson]] table has `dir = "NN_topic"` and may
-# list `wrong = [...]` fixtures.
+# list `wrong = [...]` fixtures and `libs = [...]` CMake targets to link.
 function(add_lessons_from_manifest manifest)
   set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${manifest})
   file(STRINGS ${manifest} lines)
   set(dir "")
   set(wrong "")
+  set(libs "")
   foreach(line IN LISTS lines)
     if(line MATCHES "^\\[\\[lesson\\]\\]")
       if(dir)
-        add_lesson(${dir} WRONG ${wrong})
+        add_lesson(${dir} WRONG ${wrong} LIBS ${libs})
       endif()
       set(dir "")
       set(wrong "")
+      set(libs "")
     elseif(line MATCHES "^dir *= *\"([^\"]+)\"")
       set(dir ${CMAKE_MATCH_1})
     elseif(line MATCHES "^wrong *= *\\[(.*)\\]")
       string(REGEX MATCHALL "\"[^\"]+\"" items "${CMAKE_MATCH_1}")
       string(REPLACE "\"" "" wrong "${items}")
+    elseif(line MATCHES "^libs *= *\\[(.*)\\]")
+      string(REGEX MATCHALL "\"[^\"]+\"" items "${CMAKE_MATCH_1}")
+      string(REPLACE "\"" "" libs "${items}")
     endif()
   endforeach()
   if(dir)
-    add_lesson(${dir} WRONG ${wrong})
+    add_lesson(${dir} WRONG ${wrong} LIBS ${libs})
   endif()
 endfunction()
