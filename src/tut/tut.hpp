@@ -8,6 +8,7 @@
 #pragma once
 
 #include "tut/clock.hpp"
+#include "tut/lag_monitor.hpp"
 #include "tut/run.hpp"
 #include "tut/trace.hpp"
 

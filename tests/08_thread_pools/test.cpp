@@ -1,0 +1,596 @@
+// Lesson 08 grading. Task 1 runs on virtual time, like the lessons before.
+// Tasks 2-4 use a real thread pool and a real HTTP server on 127.0.0.1, so
+// they run in real time: a few tens of milliseconds each. They are judged
+// by what was seen, never by a stopwatch: which thread ran the work, and
+// how many times the loop's lag monitor ticked while the work held its
+// thread (none at all means the work held the loop).
+#include "grading.hpp"
+
+#include "lesson.hpp"
+#define lesson08 lesson08_reference
+#include "lesson.hpp"
+#undef lesson08
+
+#include <httplib.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace std::chrono_literals;
+using asio::awaitable;
+using asio::co_spawn;
+using asio::detached;
+using grade::secs;
+
+namespace yours = lesson08;
+namespace reference = lesson08_reference;
+
+namespace {
+
+using duration = tut::clock::duration;
+
+double ms_of(duration d) { return tut::seconds(d).count(); }
+
+// ---- Task 1, on virtual time ---------------------------------------------
+
+// A request handler that holds the loop's thread: it waits 25 ms like a
+// good task, then computes for 120 ms without giving the loop back.
+awaitable<void> greedy_handler() {
+  co_await tut::sleep(25ms);
+  tut::block_for(120ms);
+}
+
+// When worst_lag returned, in seconds of loop time.
+double watched_until(const tut::trace& t) {
+  const auto* row = t.find("worst_lag");
+  return row && row->end ? row->end->count() : 0;
+}
+
+template <typename WorstLag>
+auto measure(WorstLag worst_lag, bool with_greedy_handler) {
+  return grade::run([=]() -> awaitable<duration> {
+    if (with_greedy_handler)
+      co_spawn(co_await asio::this_coro::executor,
+               tut::traced("greedy handler", greedy_handler()), detached);
+    co_return co_await tut::traced("worst_lag", worst_lag(10ms, 10));
+  });
+}
+
+// ---- Real time: the loop seen from other threads --------------------------
+
+// How many times the lag monitor has ticked, readable from any thread (a
+// pool thread, the server's). The scenario attaches its monitor while it
+// runs; after that the last count stays.
+class loop_watch {
+public:
+  void attach(const tut::lag_monitor& m) {
+    std::lock_guard lock(mutex_);
+    monitor_ = &m;
+  }
+  void detach() {
+    std::lock_guard lock(mutex_);
+    if (monitor_) last_ = monitor_->ticks();
+    monitor_ = nullptr;
+  }
+  std::size_t ticks() const {
+    std::lock_guard lock(mutex_);
+    return monitor_ ? monitor_->ticks() : last_;
+  }
+
+private:
+  mutable std::mutex mutex_;
+  const tut::lag_monitor* monitor_ = nullptr;
+  std::size_t last_ = 0;
+};
+
+// A lag monitor for the length of a scenario: ticks every 2 ms, and puts
+// any stall over 20 ms on the timeline as "loop blocked".
+struct watched_loop {
+  tut::lag_monitor monitor;
+  loop_watch& watch;
+  watched_loop(asio::any_io_executor ex, loop_watch& w)
+      : monitor(std::move(ex), options()), watch(w) {
+    watch.attach(monitor);
+  }
+  ~watched_loop() { watch.detach(); }
+  static tut::lag_options options() {
+    tut::lag_options o;
+    o.threshold = 20ms;
+    o.interval = 2ms;
+    o.on_warning = [](duration) {};  // the timeline shows them
+    return o;
+  }
+};
+
+// Stops a real-time scenario that is still running after 2 s, so that code
+// which waits forever fails with a message instead of hanging. After one
+// such hang the others get half a second (every scenario here needs less
+// than a tenth of that), so the whole run still ends in a few seconds.
+class watchdog {
+public:
+  watchdog()
+      : limit_(anything_hung ? 500ms : 2000ms), thread_([this] {
+          std::unique_lock lock(mutex_);
+          if (!wake_.wait_for(lock, limit_, [this] { return done_; })) {
+            fired_ = true;
+            anything_hung = true;
+            if (loop_) loop_->stop();
+          }
+        }) {}
+  ~watchdog() {
+    {
+      std::lock_guard lock(mutex_);
+      done_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+  bool fired() {
+    std::lock_guard lock(mutex_);
+    return fired_;
+  }
+  void watch(asio::io_context* loop) {
+    std::lock_guard lock(mutex_);
+    loop_ = loop;
+  }
+
+private:
+  // Only the test's own thread makes watchdogs; a fired one writes this
+  // before the test thread reads it (the loop's run has returned by then).
+  static inline std::atomic<bool> anything_hung{false};
+  std::chrono::milliseconds limit_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool done_ = false, fired_ = false;
+  asio::io_context* loop_ = nullptr;
+  std::thread thread_;
+};
+
+template <typename T>
+awaitable<T> under_watch(watchdog& dog, awaitable<T> main) {
+  struct guard {
+    watchdog& dog;
+    ~guard() { dog.watch(nullptr); }  // the loop may be about to go
+  } g{dog};
+  auto ex = co_await asio::this_coro::executor;
+  dog.watch(&static_cast<asio::io_context&>(
+      asio::query(ex, asio::execution::context)));
+  co_return co_await std::move(main);
+}
+
+// grade::run in real time: the same outcome (value, exception, trace), for
+// scenarios with real threads and sockets.
+template <typename F>
+auto run_real(F&& make_main) {
+  using value_t = typename std::invoke_result_t<F&>::value_type;
+  using stored_t =
+      std::conditional_t<std::is_void_v<value_t>, grade::nothing, value_t>;
+  grade::outcome<stored_t> out;
+  watchdog dog;
+  try {
+    if constexpr (std::is_void_v<value_t>) {
+      tut::run(under_watch(dog, make_main()));
+      out.value.emplace();
+    } else {
+      out.value.emplace(tut::run(under_watch(dog, make_main())));
+    }
+  } catch (...) {
+    out.exception = std::current_exception();
+    out.error = grade::describe_exception(out.exception);
+    out.error_type = grade::type_name(out.exception);
+  }
+  if (dog.fired()) {
+    out.exception = std::make_exception_ptr(std::runtime_error("hung"));
+    out.error = "still running after 2 s, and was stopped";
+    out.error_type = "hang";
+  }
+  out.trace = tut::current_trace();
+  return out;
+}
+
+// A scenario the watchdog had to stop says so before anything else.
+template <typename A, typename B>
+void expect_finished(const grade::outcome<A>& yours,
+                     const grade::outcome<B>& reference,
+                     std::string_view doing) {
+  if (yours.error_type == "hang")
+    FAIL(grade::explain(
+        fmt::format("{} never finished: after 2 s it was still waiting, and "
+                    "the test stopped it. Something it awaits never "
+                    "completes",
+                    doing),
+        yours.trace, reference.trace));
+}
+
+// ---- Task 2: to_thread ----------------------------------------------------
+
+// What the work saw of itself, on whichever thread ran it.
+struct work_seen {
+  std::mutex mutex;
+  bool ran = false;
+  std::thread::id thread;
+  std::size_t loop_ticks = 0;  // while the work held its thread
+};
+
+// Work that holds its thread for 40 ms (CPU-heavy or blocking: a password
+// hash, a blocking call), then answers "hashed" or throws.
+std::function<std::string()> hold_for_40ms(work_seen& seen, loop_watch& w,
+                                           bool fail) {
+  return [&seen, &w, fail] {
+    auto before = w.ticks();
+    tut::block_for(40ms);
+    auto after = w.ticks();
+    {
+      std::lock_guard lock(seen.mutex);
+      seen.ran = true;
+      seen.thread = std::this_thread::get_id();
+      seen.loop_ticks = after - before;
+    }
+    if (fail) throw std::invalid_argument("bad input: 42");
+    return std::string("hashed");
+  };
+}
+
+struct to_thread_run {
+  grade::outcome<std::string> run;
+  std::thread::id loop_thread, resumed_on;
+  bool ran_before_return = false;
+  std::thread::id work_thread;
+  std::size_t loop_ticks = 0;
+  duration max_lag{0};
+};
+
+template <typename ToThread>
+to_thread_run run_to_thread(ToThread to_thread, bool fail) {
+  to_thread_run out;
+  work_seen seen;
+  loop_watch watch;
+  asio::thread_pool pool(2);
+  out.run = run_real([&]() -> awaitable<std::string> {
+    watched_loop loop(co_await asio::this_coro::executor, watch);
+    out.loop_thread = std::this_thread::get_id();
+    auto value = co_await tut::traced(
+        "to_thread", to_thread(pool, hold_for_40ms(seen, watch, fail)));
+    out.resumed_on = std::this_thread::get_id();
+    {
+      std::lock_guard lock(seen.mutex);
+      out.ran_before_return = seen.ran;
+    }
+    out.max_lag = loop.monitor.max_lag();
+    co_return value;
+  });
+  pool.join();  // whatever is still running on it
+  out.work_thread = seen.thread;
+  out.loop_ticks = seen.loop_ticks;
+  return out;
+}
+
+const to_thread_run& your_to_thread() {
+  static const auto r = run_to_thread(yours::to_thread, false);
+  return r;
+}
+const to_thread_run& reference_to_thread() {
+  static const auto r = run_to_thread(reference::to_thread, false);
+  return r;
+}
+
+void check_waited(const to_thread_run& actual, const to_thread_run& expected) {
+  expect_finished(actual.run, expected.run, "to_thread");
+  grade::expect_no_exception(actual.run, expected.run, "to_thread");
+  GRADE(actual.ran_before_return,
+        fmt::format("to_thread returned \"{}\" before the work had run: the "
+                    "caller must wait for it. Await the spawned work "
+                    "(co_spawn(pool, ..., use_awaitable))",
+                    actual.run.value.value_or("")),
+        actual.run, expected.run);
+}
+
+// Work that nobody awaits has nowhere to throw to: its exception would end
+// the program on the pool's thread. Tests of errors check this first.
+void require_waiting_to_thread() {
+  if (your_to_thread().run.error_type == "hang")
+    FAIL("to_thread never finished in the to_thread tests, so this test "
+         "cannot use it: make those pass first");
+  if (!your_to_thread().ran_before_return)
+    FAIL("to_thread does not wait for the work (see the to_thread tests), "
+         "so an exception thrown by the work has nowhere to go: on a pool "
+         "thread it ends the program. Await the spawned work");
+}
+
+// ---- Tasks 3 and 4: a real server on 127.0.0.1 ----------------------------
+
+// A local HTTP server for the fetch tasks, on a port of its own: GET
+// /pages/<name> answers "page <name>" after `delay`; anything else is a
+// 404. It counts the requests it holds at once, and how many times the
+// loop ticked while it held each one.
+class upstream {
+public:
+  upstream(std::chrono::milliseconds delay, loop_watch& watch)
+      : delay_(delay), watch_(watch) {
+    server_.set_keep_alive_max_count(1);
+    server_.set_read_timeout(2s);
+    server_.Get(R"(/pages/(\w+))", [this](const httplib::Request& req,
+                                          httplib::Response& res) {
+      auto before = watch_.ticks();
+      {
+        std::lock_guard lock(mutex_);
+        peak_ = std::max(peak_, ++held_);
+      }
+      std::this_thread::sleep_for(delay_);
+      {
+        std::lock_guard lock(mutex_);
+        --held_;
+        loop_ticks_.push_back(watch_.ticks() - before);
+      }
+      res.set_content("page " + req.matches[1].str(), "text/plain");
+    });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    if (port_ < 0) throw std::runtime_error("cannot listen on 127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    // stop() only works once the server runs.
+    for (int i = 0; i < 2000 && !server_.is_running(); ++i)
+      std::this_thread::sleep_for(1ms);
+  }
+  ~upstream() {
+    server_.stop();
+    thread_.join();
+  }
+  int port() const { return port_; }
+  // The most requests the server held at the same time.
+  std::size_t peak() {
+    std::lock_guard lock(mutex_);
+    return peak_;
+  }
+  // For each request held: how many times the loop ticked meanwhile.
+  std::vector<std::size_t> loop_ticks() {
+    std::lock_guard lock(mutex_);
+    return loop_ticks_;
+  }
+
+private:
+  std::chrono::milliseconds delay_;
+  loop_watch& watch_;
+  httplib::Server server_;
+  int port_ = 0;
+  std::thread thread_;
+  std::mutex mutex_;
+  std::size_t held_ = 0, peak_ = 0;
+  std::vector<std::size_t> loop_ticks_;
+};
+
+template <typename T>
+struct fetch_run {
+  grade::outcome<T> run;
+  std::size_t peak = 0;
+  std::vector<std::size_t> loop_ticks;
+  duration max_lag{0};
+};
+
+// Runs `call(pool, port)` against a fresh server that holds each request
+// for `delay`, with the loop watched.
+template <typename Call>
+auto run_fetch(std::chrono::milliseconds delay, Call call) {
+  using T = typename std::invoke_result_t<Call&, asio::thread_pool&,
+                                          int>::value_type;
+  fetch_run<T> out;
+  loop_watch watch;
+  upstream server(delay, watch);
+  asio::thread_pool pool(4);
+  out.run = run_real([&]() -> awaitable<T> {
+    watched_loop loop(co_await asio::this_coro::executor, watch);
+    auto value = co_await call(pool, server.port());
+    out.max_lag = loop.monitor.max_lag();
+    co_return value;
+  });
+  pool.join();
+  out.peak = server.peak();
+  out.loop_ticks = server.loop_ticks();
+  return out;
+}
+
+template <typename Fetch>
+auto fetch_page(Fetch fetch, std::chrono::milliseconds delay,
+                std::string path) {
+  return run_fetch(delay, [=](asio::thread_pool& pool, int port) {
+    return tut::traced("fetch " + path, fetch(pool, port, path));
+  });
+}
+
+template <typename FetchBoth>
+auto fetch_two_pages(FetchBoth fetch_both) {
+  return run_fetch(80ms, [=](asio::thread_pool& pool, int port) {
+    return tut::traced("fetch_both",
+                       fetch_both(pool, port, "/pages/news", "/pages/weather"));
+  });
+}
+
+std::string shown(const std::optional<std::string>& s) {
+  return s ? fmt::format("\"{}\"", *s) : "nothing";
+}
+std::string shown(
+    const std::optional<std::pair<std::string, std::string>>& p) {
+  return p ? fmt::format("(\"{}\", \"{}\")", p->first, p->second) : "nothing";
+}
+
+}  // namespace
+
+TEST_CASE("with nothing blocking the loop, every tick is on time: the worst "
+          "lag is 0",
+          "[lesson08][task1]") {
+  auto actual = measure(yours::worst_lag, false);
+  auto expected = measure(reference::worst_lag, false);
+  grade::expect_no_exception(actual, expected, "worst_lag");
+  GRADE(actual.seconds() == expected.seconds(),
+        fmt::format("worst_lag(10 ms, 10) returned after {}; ticking 10 "
+                    "times every 10 ms, it watches the loop for {}",
+                    secs(actual.seconds()), secs(expected.seconds())),
+        actual, expected);
+  GRADE(actual.value == expected.value,
+        fmt::format("worst_lag reported {} on a free loop, where every tick "
+                    "fires on time. Measure from when the tick was due "
+                    "(tut::now() + interval, noted before the sleep), not "
+                    "from when the sleep began",
+                    secs(ms_of(*actual.value))),
+        actual, expected);
+}
+
+TEST_CASE("a handler that holds the loop for 120 ms makes a tick 115 ms "
+          "late, and worst_lag reports it",
+          "[lesson08][task1]") {
+  auto actual = measure(yours::worst_lag, true);
+  auto expected = measure(reference::worst_lag, true);
+  grade::expect_no_exception(actual, expected, "worst_lag");
+  GRADE(actual.value == expected.value,
+        fmt::format("worst_lag reported {}; the greedy handler held the "
+                    "loop from 25 ms to 145 ms, so the tick due at 30 ms "
+                    "came {} late. {}",
+                    secs(ms_of(*actual.value)), secs(ms_of(*expected.value)),
+                    watched_until(actual.trace) < 0.145
+                        ? "Yours stopped watching before that tick came: "
+                          "co_await tut::sleep(interval) on every tick"
+                        : "Keep the largest lag of all the ticks, not the "
+                          "last one"),
+        actual, expected);
+}
+
+TEST_CASE("to_thread runs the work on a pool thread while the loop keeps "
+          "ticking",
+          "[lesson08][task2]") {
+  const auto& actual = your_to_thread();
+  const auto& expected = reference_to_thread();
+  check_waited(actual, expected);
+  GRADE(actual.work_thread != actual.loop_thread,
+        fmt::format("the work ran on the loop's own thread: for its 40 ms "
+                    "the loop ticked {} times and stalled for {}. Awaiting "
+                    "asio::post(pool, ...) does not move a coroutine; "
+                    "co_spawn the work on the pool's executor",
+                    actual.loop_ticks, secs(ms_of(actual.max_lag))),
+        actual.run, expected.run);
+  GRADE(actual.loop_ticks > 0,
+        fmt::format("the work ran on another thread, but the loop did not "
+                    "tick once in its 40 ms (the lag monitor saw a stall "
+                    "of {}): something held the loop while it waited",
+                    secs(ms_of(actual.max_lag))),
+        actual.run, expected.run);
+}
+
+TEST_CASE("to_thread hands the work's result back, on the loop's thread",
+          "[lesson08][task2]") {
+  const auto& actual = your_to_thread();
+  const auto& expected = reference_to_thread();
+  check_waited(actual, expected);
+  GRADE(actual.run.value == expected.run.value,
+        fmt::format("to_thread returned {}; the work returned {}",
+                    shown(actual.run.value), shown(expected.run.value)),
+        actual.run, expected.run);
+  GRADE(actual.resumed_on == actual.loop_thread,
+        "after `co_await to_thread(...)` the caller went on on another "
+        "thread than the loop's: the rest of the task now runs beside the "
+        "loop instead of on it. Await with use_awaitable, which resumes "
+        "the caller on its own executor",
+        actual.run, expected.run);
+}
+
+TEST_CASE("an exception thrown by the work comes out of co_await to_thread "
+          "as itself",
+          "[lesson08][task2]") {
+  require_waiting_to_thread();
+  auto actual = run_to_thread(yours::to_thread, true);
+  auto expected = run_to_thread(reference::to_thread, true);
+  expect_finished(actual.run, expected.run, "to_thread");
+  GRADE(actual.run.threw<std::invalid_argument>() &&
+            actual.run.error == expected.run.error,
+        actual.run.exception
+            ? fmt::format("to_thread threw {} (\"{}\"); the work threw "
+                          "std::invalid_argument (\"{}\"), and that is what "
+                          "the caller should catch",
+                          actual.run.error_type, actual.run.error,
+                          expected.run.error)
+            : fmt::format("the work threw std::invalid_argument (\"{}\"), "
+                          "but to_thread returned {}: the error was lost on "
+                          "the way back. Let it out of co_await (don't turn "
+                          "it into a value and drop it)",
+                          expected.run.error, shown(actual.run.value)),
+        actual.run, expected.run);
+}
+
+TEST_CASE("while the server holds a request, the loop keeps running: fetch "
+          "does not block it",
+          "[lesson08][task3]") {
+  auto actual = fetch_page(yours::fetch, 60ms, "/pages/report");
+  auto expected = fetch_page(reference::fetch, 60ms, "/pages/report");
+  expect_finished(actual.run, expected.run, "fetch");
+  grade::expect_no_exception(actual.run, expected.run, "fetch");
+  GRADE(actual.run.value == expected.run.value,
+        fmt::format("fetch returned {}; the server answered {}",
+                    shown(actual.run.value), shown(expected.run.value)),
+        actual.run, expected.run);
+  auto ticks = actual.loop_ticks.empty() ? 0 : actual.loop_ticks.front();
+  GRADE(ticks > 0,
+        fmt::format("while the server held your request for 60 ms the loop "
+                    "ticked {} times, and the lag monitor saw it stalled "
+                    "for {}: blocking_get held the loop's thread. Run it "
+                    "through to_thread, and make sure to_thread (task 2) "
+                    "really uses the pool",
+                    ticks, secs(ms_of(actual.max_lag))),
+        actual.run, expected.run);
+}
+
+TEST_CASE("a page the server does not have comes out of fetch as "
+          "std::runtime_error",
+          "[lesson08][task3]") {
+  require_waiting_to_thread();
+  auto actual = fetch_page(yours::fetch, 0ms, "/missing");
+  auto expected = fetch_page(reference::fetch, 0ms, "/missing");
+  expect_finished(actual.run, expected.run, "fetch");
+  GRADE(actual.run.threw<std::runtime_error>() &&
+            actual.run.error == expected.run.error,
+        actual.run.exception
+            ? fmt::format("fetch threw {} (\"{}\"); expected "
+                          "std::runtime_error (\"{}\") from blocking_get",
+                          actual.run.error_type, actual.run.error,
+                          expected.run.error)
+            : fmt::format("fetch returned {}; the server answered 404, and "
+                          "blocking_get threw std::runtime_error (\"{}\"): "
+                          "the caller should get that error",
+                          shown(actual.run.value), expected.run.error),
+        actual.run, expected.run);
+}
+
+TEST_CASE("two fetches started together overlap: the server holds both at "
+          "once, and the bodies come back in order",
+          "[lesson08][task4]") {
+  auto actual = fetch_two_pages(yours::fetch_both);
+  auto expected = fetch_two_pages(reference::fetch_both);
+  expect_finished(actual.run, expected.run, "fetch_both");
+  grade::expect_no_exception(actual.run, expected.run, "fetch_both");
+  GRADE(actual.run.value == expected.run.value,
+        fmt::format("fetch_both returned {}; expected {}",
+                    shown(actual.run.value), shown(expected.run.value)),
+        actual.run, expected.run);
+  auto loop_held = std::all_of(actual.loop_ticks.begin(),
+                               actual.loop_ticks.end(),
+                               [](std::size_t t) { return t == 0; });
+  GRADE(actual.peak == expected.peak,
+        loop_held
+            ? fmt::format("the server held at most {} of your requests at "
+                          "a time, and the loop did not tick while it held "
+                          "them: fetch holds the loop, so nothing else can "
+                          "start meanwhile. Make fetch pass (task 3) first",
+                          actual.peak)
+            : fmt::format("the server held at most {} of your requests at "
+                          "a time: the second fetch started when the first "
+                          "had ended. Start both with the && operator and "
+                          "the pool runs them side by side",
+                          actual.peak),
+        actual.run, expected.run);
+}

@@ -1,0 +1,719 @@
+// Lesson 09 grading: each scenario starts real HTTP services on 127.0.0.1
+// and runs your code, then the reference, against them on the real clock.
+// Overlap is judged by what the services saw (requests in flight at once,
+// connections, arrival order), never by how long a run took.
+#include "grading.hpp"
+
+#include "fake_services.hpp"
+
+#include "lesson.hpp"
+#define lesson09 lesson09_reference
+#include "lesson.hpp"
+#undef lesson09
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+using namespace std::chrono_literals;
+using asio::awaitable;
+using namespace asio::experimental::awaitable_operators;
+using fake::ms;
+using fake::route;
+using grade::secs;
+
+namespace yours = lesson09;
+namespace reference = lesson09_reference;
+
+namespace {
+
+// The lesson's names, once for your code and once for the reference, so
+// that one scenario template runs either.
+struct your_code {
+  using http_client = yours::http_client;
+  using response = yours::response;
+  using bad_response = yours::bad_response;
+  using upstream_error = yours::upstream_error;
+  using dashboard = yours::dashboard;
+  using service_urls = yours::service_urls;
+  static auto load_dashboard(http_client& c, service_urls urls) {
+    return yours::load_dashboard(c, std::move(urls));
+  }
+  static auto fetch_all(http_client& c, std::vector<std::string> urls,
+                        std::size_t limit) {
+    return yours::fetch_all(c, std::move(urls), limit);
+  }
+};
+
+struct reference_code {
+  using http_client = reference::http_client;
+  using response = reference::response;
+  using bad_response = reference::bad_response;
+  using upstream_error = reference::upstream_error;
+  using dashboard = reference::dashboard;
+  using service_urls = reference::service_urls;
+  static auto load_dashboard(http_client& c, service_urls urls) {
+    return reference::load_dashboard(c, std::move(urls));
+  }
+  static auto fetch_all(http_client& c, std::vector<std::string> urls,
+                        std::size_t limit) {
+    return reference::fetch_all(c, std::move(urls), limit);
+  }
+};
+
+// What the services saw during one run.
+struct seen_t {
+  std::size_t peak = 0;         // requests in flight at the same time
+  std::size_t connections = 0;  // TCP connections they came on
+  std::size_t requests = 0;
+  std::vector<std::string> log;  // "user/user in", "orders/orders out" ...
+};
+
+seen_t summary(const fake::observer& o) {
+  return {o.peak(), o.connections(), o.requests(), o.log()};
+}
+
+std::string shown(const std::vector<std::string>& log) {
+  return fmt::format("[{}]", fmt::join(log, ", "));
+}
+
+template <typename T>
+struct scenario {
+  fake::run_result<T> result;
+  seen_t seen;
+  const grade::outcome<T>& run() const { return result.run; }
+};
+
+// The asio error code of what a run threw, if it was an asio::system_error.
+std::optional<asio::error_code> code_of(const std::exception_ptr& e) {
+  if (!e) return std::nullopt;
+  try {
+    std::rethrow_exception(e);
+  } catch (const asio::system_error& error) {
+    return error.code();
+  } catch (...) {
+    return std::nullopt;
+  }
+}
+
+// "returned ...", "threw asio::system_error: ...", "was still waiting".
+template <typename T, typename Show>
+std::string ending(const fake::run_result<T>& r, Show show) {
+  if (r.stuck && !r.run.value)
+    return fmt::format("was still waiting after {}, even once every service "
+                       "had answered",
+                       secs(tut::seconds(fake::patience).count()));
+  if (r.run.value) return "returned " + show(*r.run.value);
+  return fmt::format("threw {}: {}", r.run.error_type, r.run.error);
+}
+
+// A request that failed at once but came out as a timeout raced the timer
+// with plain `||`.
+std::string or_hint(const std::optional<asio::error_code>& code) {
+  if (code != asio::error::timed_out) return "";
+  return ". `||` waits for the first *success*: a request that fails makes "
+         "it wait for the timer. Spawn the request with "
+         "as_tuple(use_awaitable) so that its error ends the race";
+}
+
+// If your run threw or hung where the reference did not, say so first.
+template <typename A, typename B>
+void expect_finished(const fake::run_result<A>& yours_run,
+                     const fake::run_result<B>& reference_run,
+                     std::string_view doing) {
+  if (yours_run.stuck && !yours_run.run.value)
+    FAIL(grade::explain(
+        fmt::format("{} was still waiting after {}, even once every service "
+                    "had answered: something waits for an event that never "
+                    "comes",
+                    doing, secs(tut::seconds(fake::patience).count())),
+        yours_run.run.trace, reference_run.run.trace));
+  grade::expect_no_exception(yours_run.run, reference_run.run, doing);
+}
+
+// ---------------------------------------------------------------------
+// The client itself (task 1 is keep-alive; the rest is given).
+// ---------------------------------------------------------------------
+
+struct exchange_summary {
+  int get_status = 0;
+  std::string get_body;
+  std::string content_type;
+  std::string transfer_encoding;
+  int post_status = 0;
+  std::size_t post_echo_size = 0;
+  bool post_echo_equal = false;
+  std::string post_length_seen;  // the Content-Length the server received
+};
+
+template <typename Side>
+scenario<exchange_summary> get_and_post(route get_route) {
+  fake::observer seen;
+  fake::service svc(seen, "svc",
+                    {get_route, route{.path = "/echo", .echo = true}});
+  auto get_url = svc.url(get_route.path);
+  auto post_url = svc.url("/echo");
+  auto r = fake::run_real(seen, [&]() -> awaitable<exchange_summary> {
+    typename Side::http_client client(5s);
+    exchange_summary out;
+    auto got = co_await client.get(get_url);
+    out.get_status = got.status;
+    out.get_body = got.body;
+    out.content_type = got.headers["content-type"];
+    out.transfer_encoding = got.headers["transfer-encoding"];
+    std::string sent(100'000, 'x');
+    for (std::size_t i = 0; i < sent.size(); i += 7) sent[i] = 'y';
+    auto posted = co_await client.post(post_url, sent);
+    out.post_status = posted.status;
+    out.post_echo_size = posted.body.size();
+    out.post_echo_equal = posted.body == sent;
+    out.post_length_seen = posted.headers["x-received-length"];
+    co_return out;
+  });
+  return {std::move(r), summary(seen)};
+}
+
+TEST_CASE("GET and POST: a Content-Length body comes back whole, headers "
+          "in lower case",
+          "[lesson09][task1]") {
+  auto hello = route{.path = "/hello", .body = "hello, world"};
+  auto actual = get_and_post<your_code>(hello);
+  auto expected = get_and_post<reference_code>(hello);
+  expect_finished(actual.result, expected.result, "GET then POST");
+  const auto& a = *actual.run().value;
+  GRADE(a.get_status == 200 && a.get_body == "hello, world",
+        fmt::format("GET /hello gave status {} and body \"{}\"; the service "
+                    "sent 200 and \"hello, world\"",
+                    a.get_status, a.get_body),
+        actual.run(), expected.run());
+  GRADE(a.content_type == "text/plain",
+        fmt::format("headers[\"content-type\"] is \"{}\"; header names are "
+                    "kept in lower case, and the service sent text/plain",
+                    a.content_type),
+        actual.run(), expected.run());
+  GRADE(a.post_status == 200 && a.post_echo_equal &&
+            a.post_length_seen == "100000",
+        fmt::format("POST /echo of 100000 bytes: status {}, the service saw "
+                    "Content-Length \"{}\" and echoed {} bytes{}",
+                    a.post_status, a.post_length_seen, a.post_echo_size,
+                    a.post_echo_equal ? "" : ", not the ones sent"),
+        actual.run(), expected.run());
+}
+
+TEST_CASE("a chunked body is put back together from its chunks",
+          "[lesson09][task1]") {
+  std::string long_text;
+  for (int i = 0; i < 3000; ++i) long_text += fmt::format("line {}\n", i);
+  auto chunked = route{.path = "/chunked", .body = long_text, .chunked = true};
+  auto actual = get_and_post<your_code>(chunked);
+  auto expected = get_and_post<reference_code>(chunked);
+  expect_finished(actual.result, expected.result, "GET /chunked");
+  const auto& a = *actual.run().value;
+  GRADE(a.transfer_encoding == "chunked",
+        fmt::format("the service's Transfer-Encoding came back as \"{}\"",
+                    a.transfer_encoding),
+        actual.run(), expected.run());
+  GRADE(a.get_status == 200 && a.get_body == long_text,
+        fmt::format("GET /chunked gave status {} and {} bytes; the service "
+                    "sent {} bytes in chunks",
+                    a.get_status, a.get_body.size(), long_text.size()),
+        actual.run(), expected.run());
+}
+
+// A server that is not HTTP answers `answer` to one request.
+template <typename Side>
+fake::run_result<std::string> ask_raw_server(std::string answer) {
+  fake::observer seen;
+  return fake::run_real(seen, [&]() -> awaitable<std::string> {
+    auto ex = co_await asio::this_coro::executor;
+    asio::ip::tcp::acceptor acceptor(
+        ex, {asio::ip::make_address("127.0.0.1"), 0});
+    auto url = fmt::format("http://127.0.0.1:{}/",
+                           acceptor.local_endpoint().port());
+    asio::co_spawn(ex, fake::answer_once(std::move(acceptor), answer),
+                   asio::detached);
+    typename Side::http_client client(1s);
+    auto reply = co_await client.get(url);
+    co_return fmt::format("status {}, body \"{}\"", reply.status, reply.body);
+  });
+}
+
+TEST_CASE("a server that does not speak HTTP: a bad_response that says "
+          "what was wrong",
+          "[lesson09][task1]") {
+  struct bad_case {
+    std::string answer;
+    std::string says;
+    std::string msg;
+  };
+  std::vector<bad_case> cases{
+      {"hello there\r\n\r\n", "malformed status line 'hello there'",
+       "a status line that is not HTTP"},
+      {"", "closed before the status line", "a server that hangs up"},
+      {"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc",
+       "closed in the middle of the body", "a body cut short"},
+      {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+       "bad chunk size 'zz'", "a chunk size that is not hex"},
+      {"HTTP/1.1 200 OK\r\nno colon here\r\n\r\n", "malformed header line",
+       "a header line without a colon"},
+  };
+  for (const auto& c : cases) {
+    auto actual = ask_raw_server<your_code>(c.answer);
+    auto expected = ask_raw_server<reference_code>(c.answer);
+    auto show = [](const std::string& s) { return s; };
+    bool right_type = false;
+    if (actual.run.exception) {
+      try {
+        std::rethrow_exception(actual.run.exception);
+      } catch (const your_code::bad_response&) {
+        right_type = true;
+      } catch (...) {
+      }
+    }
+    GRADE(right_type && actual.run.error.find(c.says) != std::string::npos &&
+              actual.run.error.find("127.0.0.1:") != std::string::npos,
+          fmt::format("{}: your client {}; it should throw bad_response "
+                      "naming host:port and saying \"{}\"{}",
+                      c.msg, ending(actual, show), c.says,
+                      or_hint(code_of(actual.run.exception))),
+          actual.run, expected.run);
+  }
+}
+
+// Requests to one service: `waves` lists how many go at once, wave after
+// wave. The service holds each wave until all of it has arrived.
+template <typename Side>
+scenario<int> waves_of_requests(std::vector<int> waves) {
+  fake::observer seen;
+  std::size_t widest = *std::max_element(waves.begin(), waves.end());
+  fake::service svc(
+      seen, "svc",
+      {route{.path = "/a", .body = "a", .company = widest},
+       route{.path = "/b", .body = "b", .company = widest}});
+  auto a = svc.url("/a");
+  auto b = svc.url("/b");
+  auto r = fake::run_real(seen, [&]() -> awaitable<int> {
+    typename Side::http_client client(5s);
+    int answered = 0;
+    for (int wave : waves) {
+      if (wave == 1) {
+        auto reply = co_await client.get(a);
+        answered += reply.status == 200;
+      } else {
+        auto [x, y] = co_await (client.get(a) && client.get(b));
+        answered += (x.status == 200) + (y.status == 200);
+      }
+    }
+    co_return answered;
+  });
+  return {std::move(r), summary(seen)};
+}
+
+TEST_CASE("keep-alive: three requests in turn travel on one connection",
+          "[lesson09][task1]") {
+  auto actual = waves_of_requests<your_code>({1, 1, 1});
+  auto expected = waves_of_requests<reference_code>({1, 1, 1});
+  expect_finished(actual.result, expected.result, "three GETs in turn");
+  GRADE(actual.seen.connections == 1,
+        fmt::format("the service saw {} connections for 3 requests made one "
+                    "after the other. After a response is read to its end, "
+                    "put its connection in the pool (state.idle) and take it "
+                    "from there for the next request to the same host:port",
+                    actual.seen.connections),
+        actual.run(), expected.run());
+}
+
+TEST_CASE("keep-alive: requests at the same time each get a connection of "
+          "their own, and later ones reuse them",
+          "[lesson09][task1]") {
+  auto actual = waves_of_requests<your_code>({2, 1, 2});
+  auto expected = waves_of_requests<reference_code>({2, 1, 2});
+  expect_finished(actual.result, expected.result,
+                  "two GETs at once, one, then two at once");
+  GRADE(*actual.run().value == 5,
+        fmt::format("{} of the 5 requests were answered with status 200",
+                    *actual.run().value),
+        actual.run(), expected.run());
+  GRADE(actual.seen.peak == 2,
+        fmt::format("the service had at most {} of your requests at once; "
+                    "two requests made together should both be in flight. "
+                    "A connection carries one exchange at a time: take it "
+                    "out of the pool while it is in use",
+                    actual.seen.peak),
+        actual.run(), expected.run());
+  GRADE(actual.seen.connections == 2,
+        fmt::format("the service saw {} connections; 2 are enough: the "
+                    "third and later requests can reuse the two opened for "
+                    "the first pair",
+                    actual.seen.connections),
+        actual.run(), expected.run());
+}
+
+// ---------------------------------------------------------------------
+// Task 2: a timeout per request, and errors that come out at once.
+// ---------------------------------------------------------------------
+
+struct timeout_summary {
+  std::optional<asio::error_code> slow_error;  // what GET /slow threw
+  std::string slow_what;
+  std::string fast_body;  // GET /fast right after, on the same client
+};
+
+template <typename Side>
+scenario<timeout_summary> slow_then_fast() {
+  fake::observer seen;
+  fake::service svc(seen, "svc",
+                    {route{.path = "/slow", .body = "late", .delay = 600ms},
+                     route{.path = "/fast", .body = "fast"}});
+  auto slow = svc.url("/slow");
+  auto fast = svc.url("/fast");
+  auto r = fake::run_real(seen, [&]() -> awaitable<timeout_summary> {
+    typename Side::http_client client(100ms);
+    timeout_summary out;
+    try {
+      co_await client.get(slow);
+    } catch (const asio::system_error& e) {
+      out.slow_error = e.code();
+      out.slow_what = e.what();
+    }
+    auto reply = co_await client.get(fast);
+    out.fast_body = reply.body;
+    co_return out;
+  });
+  return {std::move(r), summary(seen)};
+}
+
+// How long the row `name` took on the timeline, for messages.
+std::string took(const tut::trace& t, std::string_view name) {
+  const auto* row = t.find(name);
+  if (!row || !row->end) return "?";
+  return secs((*row->end - row->start).count());
+}
+
+TEST_CASE("a slow service hits the request's timeout; the client still "
+          "works afterwards",
+          "[lesson09][task2]") {
+  auto actual = slow_then_fast<your_code>();
+  auto expected = slow_then_fast<reference_code>();
+  expect_finished(actual.result, expected.result,
+                  "GET /slow (timeout 100 ms), then GET /fast");
+  const auto& a = *actual.run().value;
+  GRADE(a.slow_error.has_value(),
+        fmt::format("GET /slow answered after {}: the service takes 600 ms "
+                    "and the client's timeout is 100 ms. Race the request "
+                    "against tut::sleep(timeout) with ||",
+                    took(actual.run().trace, "GET /slow")),
+        actual.run(), expected.run());
+  GRADE(*a.slow_error == asio::error::timed_out,
+        fmt::format("GET /slow threw \"{}\"; a timeout is "
+                    "asio::system_error(asio::error::timed_out, ...)",
+                    a.slow_what),
+        actual.run(), expected.run());
+  GRADE(a.slow_what.starts_with("GET http://127.0.0.1:") &&
+            a.slow_what.find("/slow") != std::string::npos,
+        fmt::format("the timeout says \"{}\"; let it name the method and "
+                    "the url, like \"GET http://127.0.0.1:<port>/slow\"",
+                    a.slow_what),
+        actual.run(), expected.run());
+  GRADE(a.fast_body == "fast",
+        fmt::format("GET /fast after the timeout gave \"{}\", not \"fast\": "
+                    "a connection whose exchange timed out is not reusable",
+                    a.fast_body),
+        actual.run(), expected.run());
+}
+
+template <typename Side>
+fake::run_result<std::string> ask_closed_port(int port) {
+  fake::observer seen;
+  return fake::run_real(seen, [&]() -> awaitable<std::string> {
+    typename Side::http_client client(1s);
+    auto reply =
+        co_await client.get(fmt::format("http://127.0.0.1:{}/user", port));
+    co_return fmt::format("status {}", reply.status);
+  });
+}
+
+TEST_CASE("a refused connection is reported at once, as refused, naming "
+          "host:port",
+          "[lesson09][task2]") {
+  auto port = fake::closed_port();
+  auto actual = ask_closed_port<your_code>(port);
+  auto expected = ask_closed_port<reference_code>(port);
+  auto show = [](const std::string& s) { return s; };
+  auto code = code_of(actual.run.exception);
+  GRADE(code == asio::error::connection_refused,
+        fmt::format("GET to port {}, where nothing listens: your client {}. "
+                    "It should throw asio::system_error with code "
+                    "connection_refused as soon as the connection is "
+                    "refused{}",
+                    port, ending(actual, show), or_hint(code)),
+        actual.run, expected.run);
+  GRADE(actual.run.error.find(fmt::format("127.0.0.1:{}", port)) !=
+            std::string::npos,
+        fmt::format("the error says \"{}\"; it should name 127.0.0.1:{}",
+                    actual.run.error, port),
+        actual.run, expected.run);
+}
+
+// ---------------------------------------------------------------------
+// Tasks 3 and 4: the dashboard.
+// ---------------------------------------------------------------------
+
+struct dashboard_setup {
+  route user{.path = "/user", .body = "Ada Lovelace"};
+  route orders{.path = "/orders", .body = "2 orders"};
+  route notifications{.path = "/notifications", .body = "3 new"};
+  tut::clock::duration timeout = 5s;
+};
+
+template <typename Side>
+scenario<typename Side::dashboard> dashboard_run(dashboard_setup setup) {
+  fake::observer seen;
+  fake::service user(seen, "user", {setup.user});
+  fake::service orders(seen, "orders", {setup.orders});
+  fake::service notifications(seen, "notifications", {setup.notifications});
+  typename Side::service_urls urls{user.url(setup.user.path),
+                                   orders.url(setup.orders.path),
+                                   notifications.url(setup.notifications.path)};
+  auto r = fake::run_real(
+      seen, [&]() -> awaitable<typename Side::dashboard> {
+        typename Side::http_client client(setup.timeout);
+        co_return co_await Side::load_dashboard(client, urls);
+      });
+  return {std::move(r), summary(seen)};
+}
+
+template <typename Section>
+std::string shown_section(const Section& s) {
+  return s.text ? fmt::format("\"{}\"", *s.text)
+                : fmt::format("missing ({})", s.error);
+}
+
+// The same sections and dashboards, across the two namespaces.
+template <typename A, typename B>
+bool same_section(const A& a, const B& b) {
+  return a.text == b.text && a.error == b.error;
+}
+template <typename A, typename B>
+bool same_dashboard(const A& a, const B& b) {
+  return a.user == b.user && same_section(a.orders, b.orders) &&
+         same_section(a.notifications, b.notifications);
+}
+
+template <typename Dashboard>
+std::string shown_dashboard(const Dashboard& d) {
+  return fmt::format("user \"{}\", orders {}, notifications {}", d.user,
+                     shown_section(d.orders), shown_section(d.notifications));
+}
+
+auto show_dashboard = [](const auto& d) { return shown_dashboard(d); };
+
+TEST_CASE("the dashboard's three calls are in flight at once, and replies "
+          "arriving out of order land in their places",
+          "[lesson09][task3]") {
+  // Each service holds its reply until all three requests have arrived
+  // (or 200 ms), then answers: orders first, then notifications, user last.
+  dashboard_setup setup;
+  setup.user.company = setup.orders.company = setup.notifications.company = 3;
+  setup.user.delay = 60ms;
+  setup.notifications.delay = 30ms;
+  auto actual = dashboard_run<your_code>(setup);
+  auto expected = dashboard_run<reference_code>(setup);
+  expect_finished(actual.result, expected.result, "load_dashboard");
+  GRADE(actual.seen.peak == 3,
+        fmt::format("the services had at most {} of your requests at once; "
+                    "all 3 should be in flight together, so that the "
+                    "dashboard takes as long as the slowest call, not the "
+                    "sum. The services saw {}. Await `a && b && c`",
+                    actual.seen.peak, shown(actual.seen.log)),
+        actual.run(), expected.run());
+  const auto& a = *actual.run().value;
+  const auto& e = *expected.run().value;
+  GRADE(same_dashboard(a, e),
+        fmt::format("your dashboard: {}; expected: {}", shown_dashboard(a),
+                    shown_dashboard(e)),
+        actual.run(), expected.run());
+}
+
+TEST_CASE("a failing orders service leaves a partial dashboard that says "
+          "why orders are missing",
+          "[lesson09][task4]") {
+  dashboard_setup setup;
+  setup.orders.status = 500;
+  setup.orders.body = "database down";
+  auto actual = dashboard_run<your_code>(setup);
+  auto expected = dashboard_run<reference_code>(setup);
+  if (!actual.run().value)
+    FAIL(grade::explain(
+        fmt::format("load_dashboard {}. Orders are optional: when the "
+                    "orders service fails, the dashboard still comes back, "
+                    "with orders.text empty and orders.error saying why. "
+                    "Catch the error in fetch_optional",
+                    ending(actual.result, show_dashboard)),
+        actual.run().trace, expected.run().trace));
+  const auto& a = *actual.run().value;
+  const auto& e = *expected.run().value;
+  GRADE(a.user == e.user && same_section(a.notifications, e.notifications),
+        fmt::format("your dashboard: {}; expected: {}", shown_dashboard(a),
+                    shown_dashboard(e)),
+        actual.run(), expected.run());
+  GRADE(!a.orders.text && a.orders.error.find("/orders: status 500") !=
+                              std::string::npos,
+        fmt::format("orders: {}; expected missing, with the error of "
+                    "fetch_text (\"GET http://127.0.0.1:<port>/orders: "
+                    "status 500\")",
+                    shown_section(a.orders)),
+        actual.run(), expected.run());
+}
+
+TEST_CASE("a failing user service fails the whole dashboard with its error",
+          "[lesson09][task4]") {
+  dashboard_setup setup;
+  setup.user.status = 503;
+  auto actual = dashboard_run<your_code>(setup);
+  auto expected = dashboard_run<reference_code>(setup);
+  bool upstream = false;
+  if (actual.run().exception) {
+    try {
+      std::rethrow_exception(actual.run().exception);
+    } catch (const your_code::upstream_error&) {
+      upstream = true;
+    } catch (...) {
+    }
+  }
+  GRADE(upstream && actual.run().error.find("/user: status 503") !=
+                        std::string::npos,
+        fmt::format("load_dashboard {}. The user is required: without it "
+                    "there is no dashboard, so its upstream_error (\"GET "
+                    "http://127.0.0.1:<port>/user: status 503\") comes out",
+                    ending(actual.result, show_dashboard)),
+        actual.run(), expected.run());
+}
+
+TEST_CASE("a slow notifications service times out; the dashboard comes "
+          "back without notifications",
+          "[lesson09][task4]") {
+  dashboard_setup setup;
+  setup.notifications.delay = 800ms;
+  setup.timeout = 250ms;
+  auto actual = dashboard_run<your_code>(setup);
+  auto expected = dashboard_run<reference_code>(setup);
+  if (!actual.run().value)
+    FAIL(grade::explain(
+        fmt::format("load_dashboard {}. Notifications are optional: when "
+                    "they time out, the dashboard comes back without them",
+                    ending(actual.result, show_dashboard)),
+        actual.run().trace, expected.run().trace));
+  const auto& a = *actual.run().value;
+  const auto& e = *expected.run().value;
+  GRADE(!a.notifications.text,
+        fmt::format("notifications came back as {} after {}, but the "
+                    "service takes 800 ms and the client's timeout is "
+                    "250 ms: each request needs its timeout (task 2)",
+                    shown_section(a.notifications),
+                    took(actual.run().trace, "GET /notifications")),
+        actual.run(), expected.run());
+  GRADE(a.notifications.error.find("/notifications") != std::string::npos &&
+            a.notifications.error.find("timed out") != std::string::npos,
+        fmt::format("notifications.error is \"{}\"; expected the timeout's "
+                    "what(), like \"{}\"",
+                    a.notifications.error, e.notifications.error),
+        actual.run(), expected.run());
+  GRADE(a.user == e.user && same_section(a.orders, e.orders),
+        fmt::format("your dashboard: {}; expected: {}", shown_dashboard(a),
+                    shown_dashboard(e)),
+        actual.run(), expected.run());
+}
+
+// ---------------------------------------------------------------------
+// Task 5: a fan-out with a limit.
+// ---------------------------------------------------------------------
+
+template <typename Side>
+scenario<std::vector<std::string>> fan_out(std::vector<std::string> paths,
+                                           std::size_t limit,
+                                           std::vector<route> routes) {
+  fake::observer seen;
+  fake::service items(seen, "items", std::move(routes));
+  std::vector<std::string> urls;
+  for (const auto& p : paths) urls.push_back(items.url(p));
+  auto r = fake::run_real(
+      seen, [&]() -> awaitable<std::vector<std::string>> {
+        typename Side::http_client client(5s);
+        co_return co_await Side::fetch_all(client, urls, limit);
+      });
+  return {std::move(r), summary(seen)};
+}
+
+TEST_CASE("a fan-out of 6 with a limit of 2: two in flight at a time, "
+          "never more, results in the order asked",
+          "[lesson09][task5]") {
+  // Each request is held until two are in flight (or 100 ms), then 80 ms.
+  std::vector<route> routes;
+  for (int i = 1; i <= 6; ++i)
+    routes.push_back(route{.path = fmt::format("/items/{}", i),
+                           .body = fmt::format("item {}", i),
+                           .company = 2,
+                           .cap = 100ms,
+                           .delay = 80ms});
+  std::vector<std::string> paths{"/items/4", "/items/1", "/items/6",
+                                 "/items/2", "/items/5", "/items/3"};
+  auto actual = fan_out<your_code>(paths, 2, routes);
+  auto expected = fan_out<reference_code>(paths, 2, routes);
+  expect_finished(actual.result, expected.result, "fetch_all");
+  GRADE(actual.seen.peak <= 2,
+        fmt::format("the service had up to {} of your requests at once; "
+                    "the limit is 2. Hold a permit of a limiter for each "
+                    "fetch: `auto p = co_await hold(limit);`",
+                    actual.seen.peak),
+        actual.run(), expected.run());
+  GRADE(actual.seen.peak == 2,
+        fmt::format("the service had only {} request at a time; with a "
+                    "limit of 2, two fetches should be in flight together. "
+                    "Start them all (gather) and let the limiter hold back "
+                    "the rest",
+                    actual.seen.peak),
+        actual.run(), expected.run());
+  GRADE(*actual.run().value == *expected.run().value,
+        fmt::format("fetch_all returned {}; expected {}, in the order of the "
+                    "urls, whatever order the replies came in",
+                    shown(*actual.run().value),
+                    shown(*expected.run().value)),
+        actual.run(), expected.run());
+}
+
+TEST_CASE("a fetch that fails gives its permit back: the others still run, "
+          "then the error comes out",
+          "[lesson09][task5]") {
+  std::vector<route> routes{
+      route{.path = "/fail", .body = "no", .status = 500},
+      route{.path = "/items/1", .body = "item 1"},
+      route{.path = "/items/2", .body = "item 2"}};
+  std::vector<std::string> paths{"/fail", "/items/1", "/items/2"};
+  auto actual = fan_out<your_code>(paths, 1, routes);
+  auto expected = fan_out<reference_code>(paths, 1, routes);
+  auto show = [](const std::vector<std::string>& v) { return shown(v); };
+  GRADE(!(actual.result.stuck && !actual.run().value),
+        fmt::format("with a limit of 1, the first url failing (status 500): "
+                    "fetch_all {}, and the service saw {} of the 3 "
+                    "requests. A permit goes back however the fetch ends: "
+                    "hold it in a `permit` object, not by hand",
+                    ending(actual.result, show), actual.seen.requests),
+        actual.run(), expected.run());
+  GRADE(actual.seen.requests == 3,
+        fmt::format("with the first url failing (status 500), the service "
+                    "saw {} of the 3 requests: fetch_all {}. One failure "
+                    "does not stop the other fetches; gather runs every job "
+                    "and reports the first error once all have ended",
+                    actual.seen.requests, ending(actual.result, show)),
+        actual.run(), expected.run());
+  GRADE(actual.run().exception &&
+            actual.run().error.find("/fail: status 500") != std::string::npos,
+        fmt::format("fetch_all {}; it should throw the failed fetch's error "
+                    "(\"GET http://127.0.0.1:<port>/fail: status 500\")",
+                    ending(actual.result, show)),
+        actual.run(), expected.run());
+}
+
+}  // namespace
