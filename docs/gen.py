@@ -854,19 +854,19 @@ def lessons_table(lessons):
 
 
 def bench_section(path):
-    """The web track's benchmark tables, from the last scripts/bench/run:
+    """The web track's benchmark tables, from the last scripts/bench:
     an optional `# title`, `key: value` lines (date and machine required),
     then Markdown (the tables and verdicts)."""
     quick = path.replace("results.md", "results-quick.md")
     note = ""
     if not os.path.isfile(path) and path != quick and os.path.isfile(quick):
         path = quick
-        note = ('!!! warning "A quick run"\n\n    Only a smoke run (`scripts/bench/run '
+        note = ('!!! warning "A quick run"\n\n    Only a smoke run (`scripts/bench '
                 '--quick`) has been made: short, with fewer connections. Run '
-                '`scripts/bench/run` for the figures.\n\n')
+                '`scripts/bench` for the figures.\n\n')
     if not os.path.isfile(path):
         return ('!!! note "No benchmark run yet"\n\n'
-                "    Run `scripts/bench/run`, then `scripts/docs`: this page shows the "
+                "    Run `scripts/bench`, then `scripts/docs`: this page shows the "
                 "tables it writes to `build/bench/results.md`, with the date and the "
                 "machine of the run.")
     lines = read(path).rstrip("\n").split("\n")
@@ -920,7 +920,7 @@ def main():
     parser.add_argument("--out", help="where the Markdown tree goes (e.g. build/docs)")
     parser.add_argument("--site", help="where mkdocs puts the HTML (default OUT/../site)")
     parser.add_argument("--bench", default=os.path.join(ROOT, "build", "bench", "results.md"),
-                        help="scripts/bench/run's results (default build/bench/results.md)")
+                        help="scripts/bench's results (default build/bench/results.md)")
     parser.add_argument("--time-limit", type=float, default=60,
                         help="seconds each demo may run (default 60)")
     parser.add_argument("--keep-going", action="store_true",

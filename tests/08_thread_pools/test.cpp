@@ -171,29 +171,13 @@ awaitable<T> under_watch(watchdog& dog, awaitable<T> main) {
 // scenarios with real threads and sockets.
 template <typename F>
 auto run_real(F&& make_main) {
-  using value_t = typename std::invoke_result_t<F&>::value_type;
-  using stored_t =
-      std::conditional_t<std::is_void_v<value_t>, grade::nothing, value_t>;
-  grade::outcome<stored_t> out;
   watchdog dog;
-  try {
-    if constexpr (std::is_void_v<value_t>) {
-      tut::run(under_watch(dog, make_main()));
-      out.value.emplace();
-    } else {
-      out.value.emplace(tut::run(under_watch(dog, make_main())));
-    }
-  } catch (...) {
-    out.exception = std::current_exception();
-    out.error = grade::describe_exception(out.exception);
-    out.error_type = grade::type_name(out.exception);
-  }
+  auto out = grade::run_real([&] { return under_watch(dog, make_main()); });
   if (dog.fired()) {
     out.exception = std::make_exception_ptr(std::runtime_error("hung"));
     out.error = "still running after 2 s, and was stopped";
     out.error_type = "hang";
   }
-  out.trace = tut::current_trace();
   return out;
 }
 

@@ -244,35 +244,8 @@ template <typename F>
 auto run_real(observer& seen, F make_main) {
   using value_t = typename std::invoke_result_t<F&>::value_type;
   run_result<value_t> out;
-  try {
-    out.run.value.emplace(tut::run(watched(make_main(), seen, out.stuck)));
-  } catch (const asio::multiple_exceptions& e) {
-    // `&&` throws this when more than one of its operands failed (a
-    // failure, then the others cancelled and letting that out too); a
-    // chain `a && b && c` nests them.
-    auto first = e.first_exception();
-    for (;;) {
-      try {
-        std::rethrow_exception(first);
-      } catch (const asio::multiple_exceptions& inner) {
-        first = inner.first_exception();
-        continue;
-      } catch (...) {
-      }
-      break;
-    }
-    out.run.exception = std::current_exception();
-    out.run.error = fmt::format("several operands of && failed; the first "
-                                "in the order written threw {}: {}",
-                                grade::type_name(first),
-                                grade::describe_exception(first));
-    out.run.error_type = "asio::multiple_exceptions";
-  } catch (...) {
-    out.run.exception = std::current_exception();
-    out.run.error = grade::describe_exception(out.run.exception);
-    out.run.error_type = grade::type_name(out.run.exception);
-  }
-  out.run.trace = tut::current_trace();
+  out.run = grade::run_real(
+      [&] { return watched(make_main(), seen, out.stuck); });
   return out;
 }
 

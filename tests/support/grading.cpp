@@ -1,5 +1,7 @@
 #include "grading.hpp"
 
+#include <asio/multiple_exceptions.hpp>
+
 #include <cxxabi.h>
 
 #include <cmath>
@@ -17,6 +19,8 @@ std::string type_name(const std::exception_ptr& e) {
     return "tut::deadlock_error";
   } catch (const tut::time_limit_error&) {
     return "tut::time_limit_error";
+  } catch (const asio::multiple_exceptions&) {
+    return "asio::multiple_exceptions";
   } catch (const asio::system_error&) {
     return "asio::system_error";
   } catch (const std::exception& ex) {
@@ -34,6 +38,24 @@ std::string describe_exception(const std::exception_ptr& e) {
   if (!e) return {};
   try {
     std::rethrow_exception(e);
+  } catch (const asio::multiple_exceptions& ex) {
+    // `a && b` throws this when more than one operand failed (a failure,
+    // then the others cancelled and letting that out too); a chain
+    // `a && b && c` nests them. The first, in the order written, is named.
+    auto first = ex.first_exception();
+    for (;;) {
+      try {
+        std::rethrow_exception(first);
+      } catch (const asio::multiple_exceptions& inner) {
+        first = inner.first_exception();
+        continue;
+      } catch (...) {
+      }
+      break;
+    }
+    return fmt::format("several operands of && failed; the first in the "
+                       "order written threw {}: {}",
+                       type_name(first), describe_exception(first));
   } catch (const std::exception& ex) {
     return ex.what();
   } catch (...) {
