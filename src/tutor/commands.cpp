@@ -27,16 +27,17 @@ std::string header(const term& t, const project& p, std::size_t i) {
                      t.dim(fmt::format("({} of {})", i + 1, p.lessons.lessons.size())));
 }
 
-void record(const project& p, const lesson& l, const verdict& v) {
+}  // namespace
+
+progress record_verdict(const project& p, const lesson& l, const verdict& v) {
   auto s = load_progress(p);
   if (v.passed())
     s.done.insert(l.dir);
   else if (v.kind == verdict_kind::failed || v.kind == verdict_kind::compile_error)
     s.done.erase(l.dir);
   save_progress(p, s);
+  return s;
 }
-
-}  // namespace
 
 std::optional<std::size_t> pick_lesson(context& c, const std::optional<std::string>& which) {
   if (!which || which->empty()) {
@@ -61,7 +62,7 @@ asio::awaitable<int> cmd_check(context& c, std::optional<std::string> which, boo
   print(header(c.out, c.proj, *i));
   print(c.out.dim("building and grading " + display_path(c.proj.exercise(l)) + " ...") + "\n");
   auto v = co_await grade_lesson(c.proj, l);
-  record(c.proj, l, v);
+  record_verdict(c.proj, l, v);
   print("\n" + render_verdict(c.out, l, v, full));
   if (!v.passed())
     print(fmt::format("\nEdit {}, then run `scripts/tutor check {}` again.\n",
@@ -74,13 +75,16 @@ asio::awaitable<int> cmd_start(context& c) {
   auto s = load_progress(c.proj, &warning);
   if (!warning.empty()) fmt::print(stderr, "note: {}\n", warning);
   std::size_t i = s.first_unfinished(c.proj.lessons);
+  std::optional<verdict> v;
   if (s.fresh) {
-    // No usable progress file: rebuild it by grading from lesson 01 on.
-    for (i = 0; i + 1 < c.proj.lessons.lessons.size(); ++i) {
-      auto v = co_await grade_lesson(c.proj, c.proj.lessons.lessons[i]);
-      record(c.proj, c.proj.lessons.lessons[i], v);
-      if (!v.passed()) break;
-      print(fmt::format("{} lesson {} passes\n", c.out.ok_mark(), c.proj.lessons.lessons[i].number));
+    // No usable progress file: rebuild it by grading from lesson 01 on. The
+    // lesson that stops it is graded already.
+    for (i = 0; i < c.proj.lessons.lessons.size(); ++i) {
+      const auto& l = c.proj.lessons.lessons[i];
+      v = co_await grade_lesson(c.proj, l);
+      record_verdict(c.proj, l, *v);
+      if (!v->passed() || i + 1 == c.proj.lessons.lessons.size()) break;
+      print(fmt::format("{} lesson {} passes\n", c.out.ok_mark(), l.number));
     }
     s = load_progress(c.proj);
   }
@@ -92,15 +96,17 @@ asio::awaitable<int> cmd_start(context& c) {
   print(header(c.out, c.proj, i));
   print(fmt::format("Read   {}\nEdit   {}\n\n", c.out.cyan(display_path(c.proj.readme(l))),
                     c.out.cyan(display_path(c.proj.exercise(l)))));
-  auto v = co_await grade_lesson(c.proj, l);
-  record(c.proj, l, v);
-  print(render_verdict(c.out, l, v));
-  if (v.passed())
+  if (!v) {
+    v = co_await grade_lesson(c.proj, l);
+    record_verdict(c.proj, l, *v);
+  }
+  print(render_verdict(c.out, l, *v));
+  if (v->passed())
     print("\nDone! `scripts/tutor next` moves on to the next lesson.\n");
   else
     print(fmt::format("\nSave your changes and run `scripts/tutor check` to grade "
                       "them again; `scripts/tutor hint` gives a hint.\n"));
-  co_return v.passed() ? 0 : 1;
+  co_return v->passed() ? 0 : 1;
 }
 
 asio::awaitable<int> cmd_list(context& c) {
@@ -127,7 +133,7 @@ asio::awaitable<int> cmd_check_all(context& c) {
   std::size_t passed = 0;
   for (const auto& l : lessons) {
     auto v = co_await grade_lesson(c.proj, l);
-    record(c.proj, l, v);
+    record_verdict(c.proj, l, v);
     passed += v.passed();
     std::string summary =
         v.kind == verdict_kind::passed   ? "passes"
@@ -198,19 +204,42 @@ fs::path backup_exercise(const project& p, const lesson& l) {
   return dest;
 }
 
+asio::awaitable<restored> restore_exercise(const project& p, const lesson& l) {
+  auto rel = fs::relative(p.exercise(l), p.root).string();
+  process_options o;
+  o.cwd = p.root;
+  o.stdout_only = true;
+  o.max_output = 16 << 20;
+  std::vector<std::string> git{"git", "show", "HEAD:" + rel};
+  auto original = co_await run_process(std::move(git), o);
+  if (!original.ok() || original.dropped || original.output.empty())
+    co_return restored{{}, fmt::format("cannot read the original {} from git", rel)};
+  restored r;
+  try {
+    r.backup = backup_exercise(p, l);
+    // Written beside it, then renamed over it: never half a file.
+    auto tmp = p.exercise(l);
+    tmp += ".reset-tmp";
+    {
+      std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+      out << original.output;
+      if (!out.flush()) throw std::runtime_error("cannot write " + tmp.string());
+    }
+    fs::rename(tmp, p.exercise(l));
+  } catch (const std::exception& e) {
+    co_return restored{{}, e.what()};
+  }
+  auto s = load_progress(p);
+  s.done.erase(l.dir);
+  save_progress(p, s);
+  co_return r;
+}
+
 asio::awaitable<int> cmd_reset(context& c, std::string which, bool yes) {
   auto i = pick_lesson(c, which);
   if (!i) co_return 2;
   const auto& l = c.proj.lessons.lessons[*i];
   auto rel = fs::relative(c.proj.exercise(l), c.proj.root).string();
-  process_options o;
-  o.cwd = c.proj.root;
-  std::vector<std::string> git{"git", "show", "HEAD:" + rel};
-  auto original = co_await run_process(std::move(git), o);
-  if (!original.ok()) {
-    fmt::print(stderr, "error: cannot read the original {} from git:\n{}", rel, original.output);
-    co_return 1;
-  }
   if (!yes) {
     if (!stdin_is_tty()) {
       fmt::print(stderr, "error: reset replaces {}; pass --yes to confirm\n", rel);
@@ -224,24 +253,22 @@ asio::awaitable<int> cmd_reset(context& c, std::string which, bool yes) {
       co_return 1;
     }
   }
-  auto backup = backup_exercise(c.proj, l);
-  auto tmp = c.proj.exercise(l);
-  tmp += ".reset-tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << original.output;
-    if (!out) {
-      fmt::print(stderr, "error: cannot write {}\n", tmp.string());
-      co_return 1;
-    }
+  auto r = co_await restore_exercise(c.proj, l);
+  if (!r.error.empty()) {
+    fmt::print(stderr, "error: {}; nothing changed\n", r.error);
+    co_return 1;
   }
-  fs::rename(tmp, c.proj.exercise(l));
-  auto s = load_progress(c.proj);
-  s.done.erase(l.dir);
-  save_progress(c.proj, s);
   print(fmt::format("{} reset to the original.\nYour previous version: {}\n", rel,
-                    c.out.cyan(display_path(backup))));
+                    c.out.cyan(display_path(r.backup))));
   co_return 0;
+}
+
+asio::awaitable<std::string> diff_with_reference(const project& p, const lesson& l) {
+  std::vector<std::string> argv{"diff", "-u", "--label", "your " + display_path(p.exercise(l)),
+                                "--label", "reference " + display_path(p.solution(l)),
+                                p.exercise(l).string(), p.solution(l).string()};
+  auto diff = co_await run_process(std::move(argv));
+  co_return diff.output;
 }
 
 asio::awaitable<int> cmd_solution(context& c, std::optional<std::string> which, bool force) {
@@ -255,12 +282,8 @@ asio::awaitable<int> cmd_solution(context& c, std::optional<std::string> which, 
                       l.number, l.number));
     co_return 1;
   }
-  std::vector<std::string> argv{"diff", "-u", "--label",
-                                "your " + display_path(c.proj.exercise(l)), "--label",
-                                "reference " + display_path(c.proj.solution(l)),
-                                c.proj.exercise(l).string(), c.proj.solution(l).string()};
-  auto diff = co_await run_process(std::move(argv));
-  print(diff.output.empty() ? "Your file is the same as the reference.\n" : diff.output);
+  auto diff = co_await diff_with_reference(c.proj, l);
+  print(diff.empty() ? "Your file is the same as the reference.\n" : diff);
   co_return 0;
 }
 

@@ -2,7 +2,9 @@
 // 0 pass / done, 1 fail, 2 usage.
 #pragma once
 
+#include "grade.hpp"
 #include "project.hpp"
+#include "state.hpp"
 #include "term.hpp"
 
 #include <asio/awaitable.hpp>
@@ -33,5 +35,24 @@ std::optional<std::size_t> pick_lesson(context& c, const std::optional<std::stri
 
 // Copies the learner's file to .asynclings/backups/ and returns the copy.
 fs::path backup_exercise(const project& p, const lesson& l);
+
+// Puts a lesson's exercise back as shipped (its version in git's HEAD),
+// once the learner's file is kept as a backup; the only place that writes
+// a learner's file. Either `backup` is set, or `error` says why nothing
+// changed.
+struct restored {
+  fs::path backup;
+  std::string error;
+};
+asio::awaitable<restored> restore_exercise(const project& p, const lesson& l);
+
+// The learner's file against the reference, as a unified diff ("" when
+// they are the same).
+asio::awaitable<std::string> diff_with_reference(const project& p, const lesson& l);
+
+// Keeps a verdict in the progress file: a pass marks the lesson done; a
+// failure or a compile error unmarks it (a crash or a hang says nothing
+// new). Returns the progress as saved.
+progress record_verdict(const project& p, const lesson& l, const verdict& v);
 
 }  // namespace tutor

@@ -66,6 +66,10 @@ std::vector<std::string> tree_problems(const project& p) {
                                        "tag {} distinct [taskN]",
                                        l.dir, l.tasks.size(), tags.size()));
     }
+    for (const auto& g : l.given)
+      if (!fs::exists(p.root / "tests" / l.dir / g))
+        problems.push_back(fmt::format("{}: given source '{}' is not in tests/{}/", l.dir, g,
+                                       l.dir));
     // Wrong-answer fixtures: listed ones exist, existing ones are listed.
     std::set<std::string> wrong_listed(l.wrong.begin(), l.wrong.end());
     auto wrong_dir = p.root / "tests" / l.dir / "wrong";
@@ -101,7 +105,7 @@ asio::awaitable<int> cmd_dev_check_tree(context& c) {
 }
 
 asio::awaitable<int> cmd_dev_expect_fail(context& c, fs::path binary) {
-  auto v = co_await run_tests(binary, std::chrono::seconds(30));
+  auto v = co_await run_tests(binary, std::chrono::seconds(30), default_parallel_tests());
   auto name = binary.filename().string();
   switch (v.kind) {
     case verdict_kind::failed:
@@ -139,7 +143,8 @@ asio::awaitable<int> cmd_dev_check(context& c) {
     co_return 1;
   }
   for (const auto& l : c.proj.lessons.lessons) {
-    auto sol = co_await run_tests(c.proj.test_binary(l, "solution"), std::chrono::seconds(30));
+    auto sol = co_await run_tests(c.proj.test_binary(l, "solution"), std::chrono::seconds(30),
+                                default_parallel_tests());
     bool sol_ok = sol.passed();
     fmt::print("{} {:<16} solution passes {}/{}\n", sol_ok ? c.out.ok_mark() : c.out.fail_mark(),
                l.dir, sol.cases_passed(), sol.cases.size());
@@ -150,7 +155,8 @@ asio::awaitable<int> cmd_dev_check(context& c) {
     std::vector<std::string> sides{"exercise"};
     for (const auto& w : l.wrong) sides.push_back("wrong_" + w);
     for (const auto& side : sides) {
-      auto v = co_await run_tests(c.proj.test_binary(l, side), std::chrono::seconds(30));
+      auto v = co_await run_tests(c.proj.test_binary(l, side), std::chrono::seconds(30),
+                                default_parallel_tests());
       bool ok = v.kind == verdict_kind::failed;
       fmt::print("{} {:<16} {} fails {}/{}{}\n", ok ? c.out.ok_mark() : c.out.fail_mark(), l.dir,
                  side, v.cases.size() - v.cases_passed(), v.cases.size(),

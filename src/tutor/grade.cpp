@@ -1,12 +1,20 @@
 #include "grade.hpp"
 
+#include <asio/co_spawn.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
 #include <fmt/format.h>
+
+#include <algorithm>
 
 #include <cstdlib>
 #include <fstream>
 #include <map>
 #include <regex>
 #include <sstream>
+#include <thread>
 
 #include <unistd.h>
 
@@ -42,8 +50,15 @@ std::vector<std::string> split_tabs(const std::string& line) {
 // up twice (written early because it crashed) keeps its last entry.
 struct report {
   std::vector<case_result> cases;
-  std::string running;  // started, never ended
+  std::string running;       // started, never ended
+  std::string running_task;  // its [taskN]
 };
+
+std::string task_of(const std::string& tags) {
+  std::smatch m;
+  if (std::regex_search(tags, m, std::regex(R"(\[(task\d+)\])"))) return m[1];
+  return {};
+}
 
 report read_report(const std::filesystem::path& file) {
   report rep;
@@ -53,17 +68,16 @@ report read_report(const std::filesystem::path& file) {
   std::vector<std::string> pending;
   while (std::getline(in, line)) {
     auto parts = split_tabs(line);
-    if (parts[0] == "start" && parts.size() >= 2) {
-      rep.running = unescape(parts[1]);
+    if (parts[0] == "start" && parts.size() >= 3) {
+      rep.running_task = task_of(unescape(parts[1]));
+      rep.running = unescape(parts[2]);
     } else if (parts[0] == "msg" && parts.size() >= 2) {
       cases.empty() ? void() : cases.back().messages.push_back(unescape(parts[1]));
     } else if (parts[0] == "case" && parts.size() >= 4) {
       case_result c;
       c.passed = parts[1] == "pass";
       c.name = unescape(parts[3]);
-      std::smatch m;
-      std::string tags = unescape(parts[2]);
-      if (std::regex_search(tags, m, std::regex(R"(\[(task\d+)\])"))) c.task = m[1];
+      c.task = task_of(unescape(parts[2]));
       std::erase_if(cases, [&](const case_result& old) { return old.name == c.name; });
       if (c.name == rep.running) rep.running.clear();
       cases.push_back(std::move(c));
@@ -156,25 +170,118 @@ asio::awaitable<process_result> build_targets(const project& p,
   co_return co_await run_process(argv, o);
 }
 
-asio::awaitable<verdict> run_tests(const std::filesystem::path& binary,
-                                   std::chrono::milliseconds timeout) {
-  verdict v;
-  auto report = temp_report();
+namespace {
+
+// One run of a test binary: every case, or the one named by `spec`.
+struct shard {
+  process_result run;
+  report rep;
+  bool started = false;  // false: the time was up before its turn
+};
+
+asio::awaitable<shard> run_shard(const std::filesystem::path& binary,
+                                 std::string spec,
+                                 std::chrono::milliseconds timeout) {
+  shard s;
+  s.started = true;
+  auto file = temp_report();
   process_options o;
   o.timeout = timeout;
   o.max_output = 64 * 1024;
-  o.env["TUT_REPORT"] = report.string();
+  o.env["TUT_REPORT"] = file.string();
   std::vector<std::string> argv{binary.string(), "--reporter", "compact"};
-  auto r = co_await run_process(std::move(argv), o);
-  v.run_time = r.elapsed;
-  v.output = r.output;
-  if (r.dropped)
-    v.output += fmt::format("\n[... {} more bytes of output cut]\n", r.dropped);
-  auto rep = read_report(report);
-  v.cases = std::move(rep.cases);
+  if (!spec.empty()) argv.push_back(std::move(spec));
+  s.run = co_await run_process(std::move(argv), o);
+  s.rep = read_report(file);
   std::error_code ignored;
-  std::filesystem::remove(report, ignored);
+  std::filesystem::remove(file, ignored);
+  co_return s;
+}
 
+// The test cases of a binary, in the order they are declared; nothing
+// when it cannot tell (it crashes before main, say).
+asio::awaitable<std::vector<std::string>> list_cases(
+    const std::filesystem::path& binary) {
+  process_options o;
+  o.timeout = std::chrono::seconds(5);
+  o.stdout_only = true;
+  o.max_output = 1 << 20;
+  std::vector<std::string> argv{binary.string(), "--list-test-names-only"};
+  auto r = co_await run_process(std::move(argv), o);
+  std::vector<std::string> names;
+  if (r.timed_out || r.signal || r.dropped) co_return names;  // Catch2 2 exits
+  std::istringstream in(r.output);                             // with the count
+  std::string line;
+  while (std::getline(in, line)) {
+    // Names that start with '#' are listed in quotes.
+    if (line.size() >= 2 && line.front() == '"' && line.back() == '"')
+      line = line.substr(1, line.size() - 2);
+    if (!line.empty()) names.push_back(line);
+  }
+  co_return names;
+}
+
+// A Catch2 test spec that selects the case called `name` and no other: the
+// name in quotes, with `\`, `,` and `"` escaped. Empty for a name that a
+// spec cannot say exactly (a '*' at either end is a wildcard).
+std::string test_spec(const std::string& name) {
+  if (name.empty() || name.front() == '*' || name.back() == '*' ||
+      name.starts_with("exclude:"))
+    return {};
+  std::string spec = "\"";
+  for (char c : name) {
+    if (c == '\\' || c == ',' || c == '"') spec += '\\';
+    spec += c;
+  }
+  return spec + "\"";
+}
+
+// The shards of one grading, run by a few workers that each take the next
+// shard until none is left: at most `workers` test processes at once.
+struct shard_pool {
+  const std::filesystem::path& binary;
+  const std::vector<std::string>& specs;
+  std::chrono::steady_clock::time_point deadline;
+  std::vector<shard> results;
+  std::size_t next = 0;
+};
+
+asio::awaitable<void> shard_worker(shard_pool& pool) {
+  while (pool.next < pool.specs.size()) {
+    std::size_t i = pool.next++;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        pool.deadline - std::chrono::steady_clock::now());
+    if (left <= std::chrono::milliseconds(0)) continue;  // not started
+    pool.results[i] = co_await run_shard(pool.binary, pool.specs[i], left);
+  }
+}
+
+asio::awaitable<void> run_pool(shard_pool& pool, std::size_t workers) {
+  auto ex = co_await asio::this_coro::executor;
+  asio::steady_timer all_ended(ex, asio::steady_timer::time_point::max());
+  std::size_t running = std::min(workers, pool.specs.size());
+  std::exception_ptr error;
+  for (std::size_t w = 0, n = running; w < n; ++w)
+    asio::co_spawn(ex, shard_worker(pool), [&](std::exception_ptr e) {
+      if (e && !error) error = e;
+      if (--running == 0) all_ended.cancel();
+    });
+  co_await all_ended.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+  if (error) std::rethrow_exception(error);
+}
+
+std::string with_dropped(const process_result& r) {
+  if (!r.dropped) return r.output;
+  return r.output + fmt::format("\n[... {} more bytes of output cut]\n", r.dropped);
+}
+
+// The verdict of one run of the whole binary.
+verdict single_verdict(shard s, std::chrono::milliseconds timeout) {
+  verdict v;
+  const auto& r = s.run;
+  v.run_time = r.elapsed;
+  v.output = with_dropped(r);
+  v.cases = std::move(s.rep.cases);
   if (r.timed_out) {
     v.kind = verdict_kind::timed_out;
     v.detail = fmt::format("the tests did not finish within {} s and were stopped",
@@ -196,7 +303,98 @@ asio::awaitable<verdict> run_tests(const std::filesystem::path& binary,
                            "{} test case(s)", r.exit_code, v.cases.size());
   }
   if (v.kind == verdict_kind::crashed || v.kind == verdict_kind::timed_out)
-    v.last_case = rep.running;
+    v.last_case = s.rep.running;
+  return v;
+}
+
+// The verdict of the cases run one per process. A case that crashed or hung
+// fails on its own; the others still say what they found.
+verdict merged_verdict(std::vector<shard>& shards, const std::vector<std::string>& names,
+                       std::chrono::milliseconds timeout) {
+  verdict v;
+  const shard* hung = nullptr;
+  const shard* crashed = nullptr;
+  const shard* broken = nullptr;
+  for (std::size_t i = 0; i < shards.size(); ++i) {
+    auto& s = shards[i];
+    bool reported = !s.rep.cases.empty();
+    for (auto& c : s.rep.cases) v.cases.push_back(std::move(c));
+    case_result lost;  // the case that never reported
+    lost.name = s.rep.running.empty() ? names[i] : s.rep.running;
+    lost.task = s.rep.running_task;
+    if (!s.started) {
+      lost.messages.push_back("not run: the time for the tests was up");
+    } else if (s.run.timed_out) {
+      lost.messages.push_back(fmt::format(
+          "did not finish within {} s and was stopped", timeout.count() / 1000.0));
+      if (!hung) hung = &s;
+    } else if (s.run.signal) {
+      lost.messages.push_back("crashed: killed by " + describe_signal(s.run.signal));
+      if (!crashed) crashed = &s;
+    } else if (s.run.exit_code != 0 &&
+               s.run.output.find("FATAL ERROR") != std::string::npos) {
+      lost.messages.push_back("crashed");
+      if (!crashed) crashed = &s;
+    } else if (!reported) {
+      if (!broken) broken = &s;
+      continue;
+    } else {
+      continue;
+    }
+    if (!s.rep.running.empty() || !reported) v.cases.push_back(std::move(lost));
+  }
+  if (hung) {
+    v.kind = verdict_kind::timed_out;
+    v.detail = fmt::format("a test did not finish within {} s and was stopped",
+                           timeout.count() / 1000.0);
+    v.last_case = hung->rep.running;
+    v.output = with_dropped(hung->run);
+  } else if (crashed) {
+    v.kind = verdict_kind::crashed;
+    v.detail = crashed->run.signal
+                   ? "the test program was killed by " + describe_signal(crashed->run.signal)
+                   : "the test program crashed";
+    v.last_case = crashed->rep.running;
+    v.output = with_dropped(crashed->run);
+  } else if (broken) {
+    v.kind = verdict_kind::broken;
+    v.detail = fmt::format("the test program exited with code {} and reported no "
+                           "test case", broken->run.exit_code);
+    v.output = with_dropped(broken->run);
+  } else {
+    v.kind = v.cases_passed() == v.cases.size() ? verdict_kind::passed
+                                                : verdict_kind::failed;
+  }
+  return v;
+}
+
+}  // namespace
+
+std::size_t default_parallel_tests() {
+  unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  return std::clamp<std::size_t>(cores * 4, 2, 8);
+}
+
+asio::awaitable<verdict> run_tests(const std::filesystem::path& binary,
+                                   std::chrono::milliseconds timeout,
+                                   std::size_t parallel) {
+  auto start = std::chrono::steady_clock::now();
+  std::vector<std::string> names, specs;
+  if (parallel > 1) names = co_await list_cases(binary);
+  for (const auto& name : names) {
+    specs.push_back(test_spec(name));
+    if (specs.back().empty()) break;
+  }
+  if (names.size() < 2 || specs.size() < names.size() || specs.back().empty()) {
+    // One process for every case, in turn.
+    auto s = co_await run_shard(binary, "", timeout);
+    co_return single_verdict(std::move(s), timeout);
+  }
+  shard_pool pool{binary, specs, start + timeout, std::vector<shard>(specs.size())};
+  co_await run_pool(pool, parallel);
+  auto v = merged_verdict(pool.results, names, timeout);
+  v.run_time = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - start);
   co_return v;
 }
 
@@ -218,7 +416,8 @@ asio::awaitable<verdict> grade_lesson(const project& p, const lesson& l,
       co_return v;
     }
   }
-  auto tested = co_await run_tests(p.test_binary(l, o.side), o.test_timeout);
+  auto tested = co_await run_tests(p.test_binary(l, o.side), o.test_timeout,
+                                   o.parallel ? o.parallel : default_parallel_tests());
   tested.build_time = v.build_time;
   co_return tested;
 }

@@ -45,7 +45,8 @@ struct verdict {
 struct grade_options {
   std::string side = "exercise";  // or "solution", "wrong_<name>"
   bool build = true;
-  std::chrono::milliseconds test_timeout{10'000};
+  std::chrono::milliseconds test_timeout{10'000};  // for all the cases
+  std::size_t parallel = 0;  // test processes at once; 0: default_parallel_tests()
   std::chrono::milliseconds build_timeout{300'000};
 };
 
@@ -56,9 +57,17 @@ inline asio::awaitable<verdict> grade_lesson(const project& p, const lesson& l) 
   return grade_lesson(p, l, grade_options{});
 }
 
-// Runs a test binary that is already built and reads its report.
+// Runs a test binary that is already built and reads its report. With
+// `parallel` > 1, each test case runs in a process of its own, that many at
+// once: the lessons' tests mostly wait (on sockets, on real timers), so
+// they overlap well, and a case that crashes or hangs takes only itself
+// down. Every case must end within `timeout` of the start.
 asio::awaitable<verdict> run_tests(const std::filesystem::path& binary,
-                                   std::chrono::milliseconds timeout);
+                                   std::chrono::milliseconds timeout,
+                                   std::size_t parallel);
+
+// Test processes at once by default: four per core, from 2 to 8.
+std::size_t default_parallel_tests();
 
 // Compiler output cut down to the first errors in `file`, with their notes.
 std::string trim_diagnostics(const std::string& output,

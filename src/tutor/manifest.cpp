@@ -59,6 +59,7 @@ manifest load_manifest(const std::filesystem::path& file) {
     l.tasks = strings(*t, "tasks");
     l.hints = strings(*t, "hints");
     l.wrong = strings(*t, "wrong");
+    l.given = strings(*t, "given");
     m.lessons.push_back(std::move(l));
   }
   return m;

@@ -17,6 +17,7 @@ struct lesson {
   std::vector<std::string> tasks;  // titles of [task1], [task2], ...
   std::vector<std::string> hints;
   std::vector<std::string> wrong;  // fixture names under tests/<dir>/wrong
+  std::vector<std::string> given;  // given sources under tests/<dir>
 };
 
 struct manifest {

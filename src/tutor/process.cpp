@@ -31,8 +31,8 @@ std::set<pid_t>& running_groups() {
   return groups;
 }
 
-// Forks and execs argv with stdout and stderr on one pipe, in a process
-// group of its own so a timeout can kill everything it started.
+// Forks and execs argv with stdout and stderr on one pipe (or stdout alone),
+// in a process group of its own so a timeout can kill everything it started.
 pid_t spawn(const std::vector<std::string>& argv, const process_options& o,
             int out_fd) {
   std::vector<std::string> env_strings;
@@ -57,7 +57,8 @@ pid_t spawn(const std::vector<std::string>& argv, const process_options& o,
     if (devnull >= 0) dup2(devnull, 0);
     if (!o.passthrough) {
       dup2(out_fd, 1);
-      dup2(out_fd, 2);
+      int err = o.stdout_only ? open("/dev/null", O_WRONLY) : out_fd;
+      if (err >= 0) dup2(err, 2);
     }
     if (!o.cwd.empty() && chdir(o.cwd.c_str()) != 0) _exit(126);
     execvpe(args[0], args.data(), envp.data());

@@ -19,6 +19,7 @@ struct process_options {
   std::filesystem::path cwd;
   std::map<std::string, std::string> env;  // added to the environment
   bool passthrough = false;  // print straight to our terminal, capture nothing
+  bool stdout_only = false;  // capture stdout alone (stderr to /dev/null)
 };
 
 struct process_result {

@@ -1,5 +1,6 @@
 #include "watch.hpp"
 
+#include "commands.hpp"
 #include "grade.hpp"
 #include "state.hpp"
 
@@ -201,15 +202,10 @@ private:
       if (graded != lesson_) continue;  // moved on meanwhile: grade the new one
       last_graded_ = source;
       bool was_done = done_.count(current().dir);
-      auto s = load_progress(c_.proj);
-      if (v.passed()) s.done.insert(current().dir);
-      else if (v.kind == verdict_kind::failed || v.kind == verdict_kind::compile_error)
-        s.done.erase(current().dir);
-      save_progress(c_.proj, s);
-      done_ = s.done;
+      done_ = record_verdict(c_.proj, current(), v).done;
       just_passed_ = v.passed() && !was_done;
       solution_diff_.clear();
-      if (v.passed()) solution_diff_ = co_await diff_with_reference();
+      if (v.passed()) solution_diff_ = co_await diff_with_reference(c_.proj, current());
       if (rebuilding_ && v.passed() && lesson_ + 1 < c_.proj.lessons.lessons.size()) {
         message_ = fmt::format("Lesson {} already passes; moving on.", current().number);
         select(lesson_ + 1);
@@ -245,8 +241,11 @@ private:
       case mode::confirm_reset:
         mode_ = mode::lesson;
         if (k == 'y' || k == 'Y') {
-          auto backup = do_reset();
-          message_ = backup;
+          auto r = co_await restore_exercise(c_.proj, current());
+          message_ = r.error.empty()
+                         ? "Reset to the original. Your previous version: " + display_path(r.backup)
+                         : "Nothing changed: " + r.error + ".";
+          done_ = load_progress(c_.proj).done;
           request_grade();
         } else {
           message_ = "Nothing changed.";
@@ -320,47 +319,9 @@ private:
     co_return true;
   }
 
-  std::string do_reset() {
-    auto rel = fs::relative(c_.proj.exercise(current()), c_.proj.root).string();
-    // `git show` is quick; run it synchronously.
-    std::string cmd = fmt::format("git -C '{}' show 'HEAD:{}' 2>/dev/null", c_.proj.root.string(), rel);
-    std::string original;
-    if (FILE* p = popen(cmd.c_str(), "r")) {
-      char buf[4096];
-      std::size_t n;
-      while ((n = fread(buf, 1, sizeof buf, p)) > 0) original.append(buf, n);
-      if (pclose(p) != 0) original.clear();
-    }
-    if (original.empty()) return "Cannot read the original from git; nothing changed.";
-    auto backup = backup_exercise(c_.proj, current());
-    auto tmp = c_.proj.exercise(current());
-    tmp += ".reset-tmp";
-    {
-      std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-      out << original;
-    }
-    fs::rename(tmp, c_.proj.exercise(current()));
-    return "Reset to the original. Your previous version: " + display_path(backup);
-  }
-
-  awaitable<std::string> diff_with_reference() {
-    std::vector<std::string> argv{"diff", "-u", "--label",
-                                  "your " + display_path(c_.proj.exercise(current())), "--label",
-                                  "reference " + display_path(c_.proj.solution(current())),
-                                  c_.proj.exercise(current()).string(),
-                                  c_.proj.solution(current()).string()};
-    auto diff = co_await run_process(std::move(argv));
-    co_return diff.output;
-  }
-
   awaitable<void> show_solution() {
-    std::vector<std::string> argv{"diff", "-u", "--label",
-                                  "your " + display_path(c_.proj.exercise(current())), "--label",
-                                  "reference " + display_path(c_.proj.solution(current())),
-                                  c_.proj.exercise(current()).string(),
-                                  c_.proj.solution(current()).string()};
-    auto diff = co_await run_process(std::move(argv));
-    page_ = diff.output.empty() ? "Your file is the same as the reference.\n" : colour_diff(diff.output);
+    auto diff = co_await diff_with_reference(c_.proj, current());
+    page_ = diff.empty() ? "Your file is the same as the reference.\n" : colour_diff(diff);
     mode_ = mode::page;
     draw();
   }
@@ -414,10 +375,7 @@ private:
       fmt::print("  {} {:<18} {}\n", v.passed() ? c_.out.ok_mark() : c_.out.fail_mark(), l.dir,
                  v.passed() ? "passes" : fmt::format("{}/{} test cases", v.cases_passed(), v.cases.size()));
       std::fflush(stdout);
-      auto s = load_progress(c_.proj);
-      if (v.passed()) s.done.insert(l.dir);
-      save_progress(c_.proj, s);
-      done_ = s.done;
+      done_ = record_verdict(c_.proj, l, v).done;
     }
     fmt::print("\n{}\n\n{}\n", progress_bar(passed, c_.proj.lessons.lessons.size()),
                c_.out.dim("press any key to go back"));

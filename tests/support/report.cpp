@@ -1,6 +1,6 @@
 // A Catch2 listener that writes one line per test case (and one per failure
 // message) to the file named by $TUT_REPORT, for the tutor to read:
-//   start<TAB>name                      (as a test case begins)
+//   start<TAB>tags<TAB>name             (as a test case begins)
 //   case<TAB>pass|fail<TAB>tags<TAB>name  (as it ends)
 //   msg<TAB>text, with \n \t and \\ escaped
 // Lines are flushed as they happen, so a crash still leaves what ran.
@@ -37,7 +37,8 @@ public:
     tags_ = info.tagsAsString();
     if (file_) {
       // A hang or crash in this case leaves this line as the last one.
-      std::fprintf(file_, "start\t%s\n", escape(current_).c_str());
+      std::fprintf(file_, "start\t%s\t%s\n", escape(tags_).c_str(),
+                   escape(current_).c_str());
       std::fflush(file_);
     }
   }
