@@ -1,5 +1,7 @@
-# add_lesson(03_gather [WRONG name...] [LIBS target...]) makes one lesson's
-# targets (LIBS: extra libraries its code uses, e.g. httplib::httplib):
+# add_lesson(03_gather [WRONG name...] [LIBS target...] [GIVEN file...])
+# makes one lesson's targets (LIBS: extra libraries its code uses, e.g.
+# httplib::httplib; GIVEN: sources under tests/03_gather/ with given code
+# that the learner's file calls, compiled beside it, for both namespaces):
 #   lesson03_exercise   the learner's lessons/03_gather/exercise.cpp
 #   lesson03_solution   solutions/03_gather/exercise.cpp, same namespace
 #   lesson03_reference  the solution again, its namespace renamed
@@ -12,18 +14,14 @@
 # The lesson's interface header is tests/03_gather/lesson.hpp. Wrong answers
 # (typical mistakes kept as fixtures) are tests/03_gather/wrong/<name>.patch:
 # a diff against the reference solution, applied at build time, so the
-# fixture shows exactly the mistake and nothing else.
-
-function(asynclings_use_pch target)
-  if(ASYNCLINGS_PCH)
-    target_precompile_headers(${target} REUSE_FROM tut_pch)
-  endif()
-endfunction()
+# fixture shows exactly the mistake and nothing else. A lesson whose code
+# uses more than the shared precompiled header holds (tut/pch.hpp) may have
+# its own, tests/03_gather/pch.hpp: the lesson's sources then use that one.
 
 find_program(ASYNCLINGS_PATCH patch REQUIRED)
 
 function(add_lesson dir)
-  cmake_parse_arguments(PARSE_ARGV 1 arg "" "" "WRONG;LIBS")
+  cmake_parse_arguments(PARSE_ARGV 1 arg "" "" "WRONG;LIBS;GIVEN")
   string(REGEX MATCH "^[0-9][0-9]" num "${dir}")
   if(NOT num)
     message(FATAL_ERROR "lesson directory '${dir}' must start with two digits")
@@ -40,18 +38,38 @@ function(add_lesson dir)
     endif()
   endforeach()
 
+  set(pch tut_pch)
+  if(EXISTS ${test_dir}/pch.hpp)
+    set(pch ${ns}_pch)
+    asynclings_add_pch(${pch} ${test_dir}/pch.hpp)
+    target_include_directories(${pch} PRIVATE ${test_dir})
+    target_link_libraries(${pch} PRIVATE ${arg_LIBS})
+  endif()
+
   # One object library per piece of code; each is compiled once.
   macro(lesson_object name source)
     add_library(${name} OBJECT ${source})
     target_include_directories(${name} PRIVATE ${test_dir})
     target_link_libraries(${name} PRIVATE tut asynclings_options ${arg_LIBS})
-    asynclings_use_pch(${name})
+    asynclings_use_pch(${name} ${pch})
   endmacro()
   lesson_object(${ns}_exercise ${lesson_dir}/exercise.cpp)
   lesson_object(${ns}_solution ${solution_dir}/exercise.cpp)
   lesson_object(${ns}_reference ${solution_dir}/exercise.cpp)
   target_compile_definitions(${ns}_reference PRIVATE ${ns}=${ns}_reference)
   lesson_object(${ns}_demo_main ${lesson_dir}/main.cpp)
+  # The lesson's given code, once for the learner's side and once, renamed,
+  # for the reference: saving exercise.cpp recompiles neither.
+  set(given "")
+  set(given_reference "")
+  if(arg_GIVEN)
+    list(TRANSFORM arg_GIVEN PREPEND ${test_dir}/ OUTPUT_VARIABLE given_sources)
+    lesson_object(${ns}_given "${given_sources}")
+    lesson_object(${ns}_given_reference "${given_sources}")
+    target_compile_definitions(${ns}_given_reference PRIVATE ${ns}=${ns}_reference)
+    set(given ${ns}_given)
+    set(given_reference ${ns}_given_reference)
+  endif()
 
   add_library(${ns}_tests OBJECT ${test_dir}/test.cpp)
   target_include_directories(${ns}_tests PRIVATE ${test_dir})
@@ -90,13 +108,15 @@ function(add_lesson dir)
   foreach(side IN LISTS sides)
     add_executable(test_${num}_${side})
     target_link_libraries(test_${num}_${side} PRIVATE
-      ${ns}_tests ${ns}_${side} ${ns}_reference
+      ${ns}_tests ${ns}_${side} ${given} ${ns}_reference ${given_reference}
       tut tut_grading Catch2::Catch2WithMain asynclings_options ${arg_LIBS})
+    asynclings_link_pch_code(test_${num}_${side} ${pch})
   endforeach()
   foreach(side exercise solution)
     add_executable(demo_${num}_${side})
     target_link_libraries(demo_${num}_${side} PRIVATE
-      ${ns}_demo_main ${ns}_${side} tut asynclings_options ${arg_LIBS})
+      ${ns}_demo_main ${ns}_${side} ${given} tut asynclings_options ${arg_LIBS})
+    asynclings_link_pch_code(demo_${num}_${side} ${pch})
   endforeach()
   add_custom_target(lesson${num} DEPENDS test_${num}_exercise demo_${num}_exercise)
 
@@ -120,21 +140,24 @@ endfunction()
 
 # The manifest is the one list of lessons: CMake, the tutor and the docs
 # generator all read it. Each [[lesson]] table has `dir = "NN_topic"` and may
-# list `wrong = [...]` fixtures and `libs = [...]` CMake targets to link.
+# list `wrong = [...]` fixtures, `libs = [...]` CMake targets to link and
+# `given = [...]` sources of given code.
 function(add_lessons_from_manifest manifest)
   set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${manifest})
   file(STRINGS ${manifest} lines)
   set(dir "")
   set(wrong "")
   set(libs "")
+  set(given "")
   foreach(line IN LISTS lines)
     if(line MATCHES "^\\[\\[lesson\\]\\]")
       if(dir)
-        add_lesson(${dir} WRONG ${wrong} LIBS ${libs})
+        add_lesson(${dir} WRONG ${wrong} LIBS ${libs} GIVEN ${given})
       endif()
       set(dir "")
       set(wrong "")
       set(libs "")
+      set(given "")
     elseif(line MATCHES "^dir *= *\"([^\"]+)\"")
       set(dir ${CMAKE_MATCH_1})
     elseif(line MATCHES "^wrong *= *\\[(.*)\\]")
@@ -143,9 +166,12 @@ function(add_lessons_from_manifest manifest)
     elseif(line MATCHES "^libs *= *\\[(.*)\\]")
       string(REGEX MATCHALL "\"[^\"]+\"" items "${CMAKE_MATCH_1}")
       string(REPLACE "\"" "" libs "${items}")
+    elseif(line MATCHES "^given *= *\\[(.*)\\]")
+      string(REGEX MATCHALL "\"[^\"]+\"" items "${CMAKE_MATCH_1}")
+      string(REPLACE "\"" "" given "${items}")
     endif()
   endforeach()
   if(dir)
-    add_lesson(${dir} WRONG ${wrong} LIBS ${libs})
+    add_lesson(${dir} WRONG ${wrong} LIBS ${libs} GIVEN ${given})
   endif()
 endfunction()

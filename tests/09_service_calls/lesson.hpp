@@ -15,6 +15,7 @@
 //                         malformed status line, a bad chunk size, a body
 //                         cut short) and names host:port
 #include "tut/tut.hpp"
+#include "wire.hpp"
 
 #include <cstddef>
 #include <map>
@@ -26,18 +27,10 @@
 
 namespace lesson09 {
 
-// What a server answered.
-struct response {
-  int status = 0;                              // 200, 404, 500, ...
-  std::map<std::string, std::string> headers;  // names in lower case
-  std::string body;
-};
-
-// The server's answer is not HTTP/1.1.
-class bad_response : public std::runtime_error {
-public:
-  using std::runtime_error::runtime_error;
-};
+// What a server answered, and the error for an answer that is not
+// HTTP/1.1 (given, in wire.hpp).
+using wire::bad_response;
+using wire::response;
 
 // An HTTP/1.1 client for URLs of the form http://host:port/path
 // (httpx.AsyncClient). It keeps connections open between requests

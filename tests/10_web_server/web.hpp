@@ -142,6 +142,16 @@ struct upstream_counters {
 
 namespace detail {
 
+// Counts a call as in flight while the fake service holds it. (Not a class
+// local to the coroutine below: g++ 12 cannot mangle one.)
+struct upstream_in_flight {
+  upstream_counters& seen;
+  explicit upstream_in_flight(upstream_counters& s) : seen(s) {
+    seen.peak = std::max(seen.peak, ++seen.in_flight);
+  }
+  ~upstream_in_flight() { --seen.in_flight; }
+};
+
 // Never throws, for the || in upstream_connection (see get() above).
 inline asio::awaitable<void> upstream_reply(asio::ip::tcp::socket& socket,
                                             tut::clock::duration delay,
@@ -161,15 +171,8 @@ inline asio::awaitable<void> upstream_reply(asio::ip::tcp::socket& socket,
     std::string path(r.req.path);
     seen.paths.push_back(path);
     ++seen.calls;
-    struct in_flight {
-      upstream_counters& seen;
-      explicit in_flight(upstream_counters& s) : seen(s) {
-        seen.peak = std::max(seen.peak, ++seen.in_flight);
-      }
-      ~in_flight() { --seen.in_flight; }
-    };
     {
-      in_flight counted(seen);
+      upstream_in_flight counted(seen);
       if (seen.traced)
         co_await tut::traced("upstream " + path, tut::sleep(delay));
       else
