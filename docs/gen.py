@@ -853,17 +853,25 @@ def lessons_table(lessons):
     return "\n".join(rows)
 
 
+RECORDED_BENCH = os.path.join(DOCS, "bench-results.md")
+
+
 def bench_section(path):
-    """The web track's benchmark tables, from the last scripts/bench:
-    an optional `# title`, `key: value` lines (date and machine required),
-    then Markdown (the tables and verdicts)."""
-    quick = path.replace("results.md", "results-quick.md")
+    """The web track's benchmark tables, from a scripts/bench run: an
+    optional `# title`, `key: value` lines (date and machine required), then
+    Markdown (the tables and verdicts). `path` is this tree's own last full
+    run; without one, the run recorded in docs/bench-results.md
+    (`scripts/bench --record`); without that, a partial run, marked so."""
+    partial = os.path.join(os.path.dirname(path), "results-partial.md")
     note = ""
-    if not os.path.isfile(path) and path != quick and os.path.isfile(quick):
-        path = quick
-        note = ('!!! warning "A quick run"\n\n    Only a smoke run (`scripts/bench '
-                '--quick`) has been made: short, with fewer connections. Run '
-                '`scripts/bench` for the figures.\n\n')
+    if not os.path.isfile(path):
+        if os.path.isfile(RECORDED_BENCH):
+            path = RECORDED_BENCH
+        elif os.path.isfile(partial):
+            path = partial
+            note = ('!!! warning "A partial run"\n\n    Only a partial run of '
+                    '`scripts/bench` has been made (some scenarios or servers, '
+                    'shorter or smaller): run it whole for the figures.\n\n')
     if not os.path.isfile(path):
         return ('!!! note "No benchmark run yet"\n\n'
                 "    Run `scripts/bench`, then `scripts/docs`: this page shows the "
@@ -920,7 +928,8 @@ def main():
     parser.add_argument("--out", help="where the Markdown tree goes (e.g. build/docs)")
     parser.add_argument("--site", help="where mkdocs puts the HTML (default OUT/../site)")
     parser.add_argument("--bench", default=os.path.join(ROOT, "build", "bench", "results.md"),
-                        help="scripts/bench's results (default build/bench/results.md)")
+                        help="scripts/bench's results (default build/bench/results.md, "
+                        "else the run recorded in docs/bench-results.md)")
     parser.add_argument("--time-limit", type=float, default=60,
                         help="seconds each demo may run (default 60)")
     parser.add_argument("--keep-going", action="store_true",
