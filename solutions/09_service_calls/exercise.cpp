@@ -11,15 +11,10 @@
 // a timeout and the fan-out by a limit, and decide which failures matter.
 #include "lesson.hpp"
 
-#include <algorithm>
-#include <array>
-#include <cctype>
-#include <charconv>
 #include <deque>
 #include <exception>
 #include <memory>
 #include <string>
-#include <string_view>
 #include <utility>
 #include <vector>
 
