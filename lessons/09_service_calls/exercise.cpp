@@ -9,9 +9,8 @@
 //
 // Fill in the TODOs of tasks 1 to 5; `scripts/tutor` grades each one as
 // you save.
-#include "lesson.hpp"
+#include "given.hpp"
 
-#include <deque>
 #include <exception>
 #include <memory>
 #include <string>
@@ -26,24 +25,19 @@ using namespace asio::experimental::awaitable_operators;
 
 namespace lesson09 {
 
-// Given, in tests/09_service_calls/wire.hpp: HTTP/1.1 over a TCP socket.
-// A `target` is a url taken apart (parse_url); open_connection gives a
-// `connection`; exchange(c, method, t, body) sends one request on it and
+// Given, in tests/09_service_calls/: HTTP/1.1 over a TCP socket
+// (wire.hpp). A `target` is a url taken apart; open_connection gives a
+// `connection`; exchange(c, method, t, body) sends one request on it,
 // reads the response, and leaves c.reusable saying whether the connection
-// can carry another.
+// can carry another. And the rest of the client (given.hpp):
+// http_client::state (its timeout, and its idle connections by
+// host:port), get, post and request (which call your send_with_timeout),
+// fetch_text, and for task 5 a `limiter` with hold(limit), and
+// gather(jobs).
 using wire::connection;
 using wire::exchange;
 using wire::open_connection;
-using wire::parse_url;
 using wire::target;
-
-// What the client keeps between requests: its timeout, and connections
-// that finished their last exchange and may carry another one, by
-// host:port.
-struct http_client::state {
-  tut::clock::duration timeout;
-  std::map<std::string, std::vector<std::shared_ptr<connection>>> idle;
-};
 
 // ---------------------------------------------------------------------
 // Task 1: keep-alive. Opening a TCP connection costs a round trip (and,
@@ -86,35 +80,6 @@ awaitable<response> send_with_timeout(std::shared_ptr<http_client::state> s,
                                   std::move(body));
 }
 
-// Given: the client's public face. Each request is a row on the timeline.
-http_client::http_client(tut::clock::duration timeout)
-    : state_(std::make_shared<state>(state{timeout, {}})) {}
-
-awaitable<response> http_client::get(std::string url) {
-  return request("GET", std::move(url), "");
-}
-
-awaitable<response> http_client::post(std::string url, std::string body) {
-  return request("POST", std::move(url), std::move(body));
-}
-
-awaitable<response> http_client::request(std::string method,
-                                         std::string url, std::string body) {
-  auto t = parse_url(url);
-  auto name = method + " " + t.path;
-  return tut::traced(std::move(name),
-                     send_with_timeout(state_, std::move(method),
-                                       std::move(t), std::move(body)));
-}
-
-// Given: GET a url; a status other than 2xx is an error.
-awaitable<std::string> fetch_text(http_client& client, std::string url) {
-  auto reply = co_await client.get(url);
-  if (reply.status / 100 != 2)
-    throw upstream_error(fmt::format("GET {}: status {}", url, reply.status));
-  co_return std::move(reply.body);
-}
-
 // Task 4, below: one optional section of the dashboard.
 awaitable<section> fetch_optional(http_client& client, std::string url);
 
@@ -147,109 +112,6 @@ awaitable<section> fetch_optional(http_client& client, std::string url) {
   // reason in the section: `s.error = e.what();`
   s.text = co_await fetch_text(client, url);
   co_return s;
-}
-
-// ---------------------------------------------------------------------
-// Given for task 5: lesson 05's semaphore, in short. At most `permits`
-// holders at once; the others wait in line, each on a timer parked at
-// time_point::max() that a permit going back cancels to wake it.
-// ---------------------------------------------------------------------
-class limiter {
-public:
-  explicit limiter(std::size_t permits)
-      : state_(std::make_shared<state>(permits)) {}
-
-  struct waiter {
-    explicit waiter(asio::any_io_executor ex)
-        : wake(ex, tut::clock::time_point::max()) {}
-    tut::timer wake;
-    bool granted = false;
-  };
-  struct state {
-    explicit state(std::size_t permits) : free(permits) {}
-    std::size_t free;
-    std::deque<std::shared_ptr<waiter>> line;
-  };
-  std::shared_ptr<state> state_;
-};
-
-// One permit, given back when it is destroyed (`async with semaphore:`).
-class permit {
-public:
-  permit() = default;
-  explicit permit(std::shared_ptr<limiter::state> s) : state_(std::move(s)) {}
-  permit(permit&& other) noexcept = default;
-  permit& operator=(permit&&) = delete;
-  ~permit() {
-    if (!state_) return;
-    auto& s = *state_;
-    if (s.line.empty()) {
-      ++s.free;
-    } else {  // hand it straight to the first in line
-      s.line.front()->granted = true;
-      s.line.front()->wake.cancel();
-      s.line.pop_front();
-    }
-  }
-
-private:
-  std::shared_ptr<limiter::state> state_;
-};
-
-// Waits for a permit of `limit` and returns it.
-awaitable<permit> hold(limiter& limit) {
-  auto s = limit.state_;
-  if (s->free > 0 && s->line.empty()) {
-    --s->free;
-    co_return permit(s);
-  }
-  auto me =
-      std::make_shared<limiter::waiter>(co_await asio::this_coro::executor);
-  s->line.push_back(me);
-  co_await me->wake.async_wait(as_tuple(use_awaitable));
-  if (!me->granted) {  // cancelled while in line
-    std::erase(s->line, me);
-    throw asio::system_error(asio::error::operation_aborted, "hold");
-  }
-  co_return permit(s);
-}
-
-// Given for task 5 (lesson 03's gather, for jobs that return nothing):
-// runs every job as a task of its own, waits until all have ended, then
-// rethrows the first error. Cancelling it cancels the jobs, and it still
-// waits for them to end.
-awaitable<void> gather(std::vector<awaitable<void>> jobs) {
-  struct group {
-    group(asio::any_io_executor ex, std::size_t n)
-        : all_ended(ex, tut::clock::time_point::max()), cancel(n),
-          running(n) {}
-    tut::timer all_ended;
-    std::vector<asio::cancellation_signal> cancel;
-    std::size_t running;
-    std::exception_ptr first_error;
-  };
-  auto ex = co_await asio::this_coro::executor;
-  auto g = std::make_shared<group>(ex, jobs.size());
-  for (std::size_t i = 0; i < jobs.size(); ++i)
-    co_spawn(ex, std::move(jobs[i]),
-             asio::bind_cancellation_slot(
-                 g->cancel[i].slot(), [g](std::exception_ptr e) {
-                   if (e && !g->first_error) g->first_error = e;
-                   if (--g->running == 0) g->all_ended.cancel();
-                 }));
-  bool cancelled = false;
-  while (g->running > 0) {
-    co_await g->all_ended.async_wait(as_tuple(use_awaitable));
-    auto me = co_await asio::this_coro::cancellation_state;
-    if (me.cancelled() != asio::cancellation_type::none && !cancelled) {
-      cancelled = true;
-      for (auto& signal : g->cancel)
-        signal.emit(asio::cancellation_type::terminal);
-      co_await asio::this_coro::reset_cancellation_state();
-    }
-  }
-  if (cancelled) throw asio::system_error(asio::error::operation_aborted);
-  if (g->first_error) std::rethrow_exception(g->first_error);
 }
 
 // ---------------------------------------------------------------------

@@ -5,3 +5,19 @@
 #include <httplib.h>
 
 #include "wire.hpp"
+
+// What the lesson's client awaits, instantiated here once (see
+// tut/pch.hpp).
+namespace wire::pch_warm_up {
+
+using namespace asio::experimental::awaitable_operators;
+
+inline awaitable<response> response_job() { co_return response{}; }
+
+inline awaitable<void> waits() {
+  auto ex = co_await asio::this_coro::executor;
+  auto work = asio::co_spawn(ex, response_job(), as_tuple(use_awaitable));
+  co_await (std::move(work) || tut::sleep(tut::clock::duration{}));
+}
+
+}  // namespace wire::pch_warm_up

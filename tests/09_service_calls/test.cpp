@@ -513,12 +513,12 @@ TEST_CASE("the dashboard's three calls are in flight at once, and replies "
           "arriving out of order land in their places",
           "[lesson09][task3]") {
   // Each service holds its reply until all three requests have arrived
-  // (or 100 ms), then answers: orders first, then notifications, user last.
+  // (or 80 ms), then answers: orders first, then notifications, user last.
   dashboard_setup setup;
   setup.user.company = setup.orders.company = setup.notifications.company = 3;
-  setup.user.cap = setup.orders.cap = setup.notifications.cap = 100ms;
-  setup.user.delay = 60ms;
-  setup.notifications.delay = 30ms;
+  setup.user.cap = setup.orders.cap = setup.notifications.cap = 80ms;
+  setup.user.delay = 30ms;
+  setup.notifications.delay = 15ms;
   auto actual = dashboard_run<your_code>(setup);
   auto expected = dashboard_run<reference_code>(setup);
   expect_finished(actual.result, expected.result, "load_dashboard");
@@ -596,7 +596,7 @@ TEST_CASE("a slow notifications service times out; the dashboard comes "
           "back without notifications",
           "[lesson09][task4]") {
   dashboard_setup setup;
-  setup.notifications.delay = 400ms;
+  setup.notifications.delay = 300ms;
   setup.timeout = 150ms;
   auto actual = dashboard_run<your_code>(setup);
   auto expected = dashboard_run<reference_code>(setup);
@@ -610,7 +610,7 @@ TEST_CASE("a slow notifications service times out; the dashboard comes "
   const auto& e = *expected.run().value;
   GRADE(!a.notifications.text,
         fmt::format("notifications came back as {} after {}, but the "
-                    "service takes 400 ms and the client's timeout is "
+                    "service takes 300 ms and the client's timeout is "
                     "150 ms: each request needs its timeout (task 2)",
                     shown_section(a.notifications),
                     took(actual.run().trace, "GET /notifications")),
@@ -650,14 +650,14 @@ scenario<std::vector<std::string>> fan_out(std::vector<std::string> paths,
 TEST_CASE("a fan-out of 6 with a limit of 2: two in flight at a time, "
           "never more, results in the order asked",
           "[lesson09][task5]") {
-  // Each request is held until two are in flight (or 60 ms), then 40 ms.
+  // Each request is held until two are in flight (or 60 ms), then 10 ms.
   std::vector<route> routes;
   for (int i = 1; i <= 6; ++i)
     routes.push_back(route{.path = fmt::format("/items/{}", i),
                            .body = fmt::format("item {}", i),
                            .company = 2,
                            .cap = 60ms,
-                           .delay = 40ms});
+                           .delay = 10ms});
   std::vector<std::string> paths{"/items/4", "/items/1", "/items/6",
                                  "/items/2", "/items/5", "/items/3"};
   auto actual = fan_out<your_code>(paths, 2, routes);

@@ -8,3 +8,32 @@
 #include <asio/thread_pool.hpp>
 
 #include "web.hpp"
+
+// What the server awaits, instantiated here once (see tut/pch.hpp).
+namespace web::pch_warm_up {
+
+using asio::awaitable;
+using asio::use_awaitable;
+using asio::experimental::as_tuple;
+using namespace asio::experimental::awaitable_operators;
+
+inline awaitable<std::uint64_t> number_job() { co_return 0; }
+
+inline awaitable<void> waits(asio::ip::tcp::acceptor& acceptor,
+                             asio::signal_set& signals,
+                             asio::thread_pool& pool,
+                             asio::experimental::channel<void(
+                                 asio::error_code, std::string)>& jobs) {
+  asio::any_io_executor ex = pool.get_executor();
+  (void)ex;
+  co_await acceptor.async_accept(as_tuple(use_awaitable));
+  co_await (tut::pch_warm_up::void_job() ||
+            signals.async_wait(use_awaitable));
+  co_await asio::co_spawn(pool, tut::pch_warm_up::void_job(), use_awaitable);
+  co_await asio::co_spawn(pool, number_job(), use_awaitable);
+  jobs.try_send(asio::error_code{}, std::string());
+  co_await jobs.async_send(asio::error_code{}, std::string(), use_awaitable);
+  co_await jobs.async_receive(as_tuple(use_awaitable));
+}
+
+}  // namespace web::pch_warm_up
