@@ -45,7 +45,9 @@ struct verdict {
 struct grade_options {
   std::string side = "exercise";  // or "solution", "wrong_<name>"
   bool build = true;
-  std::chrono::milliseconds test_timeout{10'000};  // for all the cases
+  // For all the cases: a hang is stopped, with a verdict, within 10 s of
+  // the save (the build included).
+  std::chrono::milliseconds test_timeout{7'000};
   std::size_t parallel = 0;  // test processes at once; 0: default_parallel_tests()
   std::chrono::milliseconds build_timeout{300'000};
 };

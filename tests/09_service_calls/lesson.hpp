@@ -15,6 +15,7 @@
 //                         malformed status line, a bad chunk size, a body
 //                         cut short) and names host:port
 #include "tut/tut.hpp"
+#include "dashboard.hpp"
 #include "wire.hpp"
 
 #include <cstddef>
@@ -62,25 +63,11 @@ public:
 // upstream_error.
 asio::awaitable<std::string> fetch_text(http_client& client, std::string url);
 
-// A part of the dashboard that may be missing: its text, or why not.
-struct section {
-  std::optional<std::string> text;
-  std::string error;  // what() of the failure, when `text` is empty
-  bool operator==(const section&) const = default;
-};
-
-struct dashboard {
-  std::string user;
-  section orders;
-  section notifications;
-  bool operator==(const dashboard&) const = default;
-};
-
-struct service_urls {
-  std::string user;
-  std::string orders;
-  std::string notifications;
-};
+// The dashboard and its parts (given, in dashboard.hpp: the same types for
+// your code and the reference): section, dashboard, service_urls.
+using services::dashboard;
+using services::section;
+using services::service_urls;
 
 // Tasks 3 and 4: the user, the orders and the notifications, fetched at
 // the same time (the whole takes as long as the slowest, not the sum).

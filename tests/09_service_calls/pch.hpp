@@ -4,8 +4,10 @@
 
 #include <httplib.h>
 
+#include "dashboard.hpp"
 #include "wire.hpp"
 
+#ifdef __clang__  // only clang keeps the code (ASYNCLINGS_PCH_CODEGEN)
 // What the lesson's client awaits, instantiated here once (see
 // tut/pch.hpp).
 namespace wire::pch_warm_up {
@@ -14,10 +16,16 @@ using namespace asio::experimental::awaitable_operators;
 
 inline awaitable<response> response_job() { co_return response{}; }
 
+inline awaitable<services::section> section_job() {
+  co_return services::section{};
+}
+
 inline awaitable<void> waits() {
   auto ex = co_await asio::this_coro::executor;
   auto work = asio::co_spawn(ex, response_job(), as_tuple(use_awaitable));
   co_await (std::move(work) || tut::sleep(tut::clock::duration{}));
+  co_await (tut::pch_warm_up::string_job() && section_job() && section_job());
 }
 
 }  // namespace wire::pch_warm_up
+#endif

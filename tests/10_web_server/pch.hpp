@@ -9,6 +9,7 @@
 
 #include "web.hpp"
 
+#ifdef __clang__  // only clang keeps the code (ASYNCLINGS_PCH_CODEGEN)
 // What the server awaits, instantiated here once (see tut/pch.hpp).
 namespace web::pch_warm_up {
 
@@ -37,3 +38,4 @@ inline awaitable<void> waits(asio::ip::tcp::acceptor& acceptor,
 }
 
 }  // namespace web::pch_warm_up
+#endif
