@@ -371,8 +371,10 @@ verdict merged_verdict(std::vector<shard>& shards, const std::vector<std::string
 }  // namespace
 
 std::size_t default_parallel_tests() {
+  if (const char* jobs = std::getenv("ASYNCLINGS_TEST_JOBS"))
+    if (auto n = std::strtoul(jobs, nullptr, 10); n > 0) return n;
   unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-  return std::clamp<std::size_t>(cores * 4, 2, 8);
+  return std::clamp<std::size_t>(cores * 6, 2, 12);
 }
 
 asio::awaitable<verdict> run_tests(const std::filesystem::path& binary,

@@ -68,7 +68,8 @@ asio::awaitable<verdict> run_tests(const std::filesystem::path& binary,
                                    std::chrono::milliseconds timeout,
                                    std::size_t parallel);
 
-// Test processes at once by default: four per core, from 2 to 8.
+// Test processes at once by default: six per core, from 2 to 12
+// ($ASYNCLINGS_TEST_JOBS overrides it).
 std::size_t default_parallel_tests();
 
 // Compiler output cut down to the first errors in `file`, with their notes.
