@@ -173,8 +173,9 @@ private:
         off += sizeof(inotify_event) + e->len;
       }
       if (!ours) continue;
-      // Debounce: editors write in several steps; grade once they stop.
-      debounce_.expires_after(150ms);
+      // Debounce: editors write in several steps (a temporary file, a
+      // rename, a few writes), all within milliseconds; grade once they stop.
+      debounce_.expires_after(80ms);
       debounce_.async_wait([this](asio::error_code e) {
         if (!e && !quitting_) {
           // Saving without a change (or a write in progress) changes nothing.

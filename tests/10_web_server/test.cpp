@@ -190,7 +190,7 @@ std::string with_length(std::string_view length, std::string_view body = "") {
                      length, body);
 }
 
-// CPU work that takes about 300 ms in this build: /cpu-heavy sums the
+// CPU work that takes about 150 ms in this build: /cpu-heavy sums the
 // primes below it. The tests compute the same sum to check the answer.
 std::uint64_t calibrated_cpu_work() {
   static const std::uint64_t n = [] {
@@ -201,7 +201,7 @@ std::uint64_t calibrated_cpu_work() {
     double took = std::chrono::duration<double>(
                       std::chrono::steady_clock::now() - start)
                       .count();
-    double scale = std::pow(0.3 / std::max(took, 1e-4), 2.0 / 3.0);
+    double scale = std::pow(0.15 / std::max(took, 1e-4), 2.0 / 3.0);
     return std::clamp<std::uint64_t>(
         static_cast<std::uint64_t>(probe * scale), 200'000, 4'000'000);
   }();
@@ -315,7 +315,7 @@ struct sleepers_outcome {
 };
 
 awaitable<void> sleeper(unsigned short port, int& status) {
-  auto r = co_await exchange(port, get("/sleep?ms=250"), 1500ms);
+  auto r = co_await exchange(port, get("/sleep?ms=150"), 1500ms);
   status = r.answer.status;
 }
 
@@ -329,7 +329,7 @@ sleepers_outcome fifty_sleepers(serve_fn serve) {
     auto ex = co_await asio::this_coro::executor;
     for (int i = 0; i < 50; ++i)
       co_spawn(ex,
-               tut::traced(fmt::format("GET /sleep?ms=250 #{:02}", i + 1),
+               tut::traced(fmt::format("GET /sleep?ms=150 #{:02}", i + 1),
                            sleeper(server.port(), statuses[i])),
                detached);
     co_return std::vector<int>{};
@@ -341,7 +341,7 @@ sleepers_outcome fifty_sleepers(serve_fn serve) {
 
 }  // namespace
 
-TEST_CASE("50 clients asking /sleep?ms=250 at once are all in flight at "
+TEST_CASE("50 clients asking /sleep?ms=150 at once are all in flight at "
           "once",
           "[lesson10][task1]") {
   auto actual = fifty_sleepers(yours::serve);
@@ -732,34 +732,36 @@ TEST_CASE("the idle timeout does not cut off a request being handled, nor "
           "a client that comes back in time",
           "[lesson10][task2]") {
   temp_dir data;
-  START(server, yours::serve, test_config(data.path()));  // idle 300 ms
+  auto cfg = test_config(data.path());
+  cfg.idle_timeout = 150ms;
+  START(server, yours::serve, cfg);
   auto port = server.port();
   auto out = run_real([&]() -> awaitable<std::string> {
     client c(co_await asio::this_coro::executor);
     co_await c.connect(port);
-    co_await c.send(get("/sleep?ms=400"));
+    co_await c.send(get("/sleep?ms=250"));
     reply r;
-    auto end = co_await tut::traced("GET /sleep?ms=400", c.receive(r, 2s));
+    auto end = co_await tut::traced("GET /sleep?ms=250", c.receive(r, 2s));
     if (end != ending::reply || r.status != 200)
       co_return fmt::format(
-          "a request that takes 400 ms got {} (idle timeout 300 ms): the "
+          "a request that takes 250 ms got {} (idle timeout 150 ms): the "
           "idle timeout is for the client sending its request, not for "
           "the server answering it. dispatch lifts c.deadline "
           "(time_point::max()) while it works; the watchdog must look at "
           "c.deadline again when it wakes, not give up at the first one",
           end == ending::reply ? fmt::to_string(r.status) : to_string(end));
-    co_await tut::sleep(100ms);
+    co_await tut::sleep(50ms);
     co_await c.send(get("/"));
-    end = co_await tut::traced("GET / after 100 ms", c.receive(r, 1s));
+    end = co_await tut::traced("GET / after 50 ms", c.receive(r, 1s));
     if (end != ending::reply)
       co_return fmt::format(
-          "a request sent 100 ms after the previous reply got {} (idle "
-          "timeout 300 ms): each request gets the full idle timeout",
+          "a request sent 50 ms after the previous reply got {} (idle "
+          "timeout 150 ms): each request gets the full idle timeout",
           to_string(end));
-    end = co_await tut::traced("idle", c.closed(700ms));
+    end = co_await tut::traced("idle", c.closed(500ms));
     if (end == ending::timed_out)
       co_return "after a long request, the connection was left idle and "
-                "stayed open for 0.7 s (idle timeout 300 ms): wake at least "
+                "stayed open for 0.5 s (idle timeout 150 ms): wake at least "
                 "every idle_timeout, since c.deadline moves";
     co_return "";
   });
@@ -801,7 +803,7 @@ dashboard_outcome dashboard(serve_fn serve, std::vector<int> users) {
             "GET " + target, exchange(server.port(), get(target), 2s)));
       }
     };
-    co_await (calls() || web::serve_upstream(upstream, 150ms, out.upstream));
+    co_await (calls() || web::serve_upstream(upstream, 80ms, out.upstream));
     co_return replies;
   });
   return out;
@@ -830,7 +832,7 @@ TEST_CASE("the dashboard's three upstream calls run at once",
         actual.run, expected.run);
   GRADE(actual.upstream.peak == 3,
         fmt::format("at most {} of the {} upstream calls ran at once: "
-                    "awaited one after another they take 3 x 150 ms. "
+                    "awaited one after another they take 3 x 80 ms. "
                     "co_await (a && b && c) runs all three together",
                     actual.upstream.peak, actual.upstream.calls),
         actual.run, expected.run);
@@ -984,7 +986,7 @@ TEST_CASE("/cpu-heavy computes on the thread pool: the loop answers others "
           "[lesson10][task5]") {
   temp_dir data;
   auto cfg = test_config(data.path());
-  cfg.cpu_work = calibrated_cpu_work();  // about 300 ms
+  cfg.cpu_work = calibrated_cpu_work();  // about 150 ms
   START(server, yours::serve, cfg);
   auto [out, heavy, hello_first] =
       meanwhile(server, "GET /cpu-heavy", get("/cpu-heavy"), 4s);
@@ -1124,7 +1126,7 @@ const shutdown_outcome& graceful_shutdown() {
     auto cfg = test_config(data.path());
     cfg.idle_timeout = 3s;  // an idle connection closes because of SIGTERM
     cfg.shutdown_deadline = 1s;
-    cfg.job_latency = 200ms;  // the last job ends after the last request
+    cfg.job_latency = 100ms;  // the last job ends after the last request
     server_run server(yours::serve, cfg);
     if (!server.listening()) {
       o.basics = "the server did not start listening within 3 s";
@@ -1148,8 +1150,8 @@ const shutdown_outcome& graceful_shutdown() {
       o.sleepers.resize(5);
       for (int i = 0; i < 5; ++i)
         co_spawn(ex,
-                 tut::traced(fmt::format("GET /sleep?ms=300 #{}", i + 1),
-                             recorded(port, get("/sleep?ms=300"), 1500ms,
+                 tut::traced(fmt::format("GET /sleep?ms=200 #{}", i + 1),
+                             recorded(port, get("/sleep?ms=200"), 1500ms,
                                       o.sleepers[i], order, "sleeper")),
                  detached);
       client upload(ex);
@@ -1161,7 +1163,7 @@ const shutdown_outcome& graceful_shutdown() {
 
       send_sigterm();
       auto signalled = tut::now();
-      tut::note("GET /sleep?ms=300 #1", "SIGTERM");
+      tut::note("GET /sleep?ms=200 #1", "SIGTERM");
       auto until = signalled + 1500ms;
       co_await (finish_upload(upload, request.substr(half), o.upload, until) &&
                 watch_close(idle, o.idle_end, o.idle_closed_after, until) &&
@@ -1206,7 +1208,7 @@ TEST_CASE("on SIGTERM the requests in flight are answered, the queued jobs "
   for (std::size_t i = 0; i < o.sleepers.size(); ++i)
     if (o.sleepers[i].end != ending::reply ||
         o.sleepers[i].answer.status != 200)
-      problems.push_back(fmt::format("GET /sleep?ms=300 #{}, in flight at "
+      problems.push_back(fmt::format("GET /sleep?ms=200 #{}, in flight at "
                                      "SIGTERM, got {}",
                                      i + 1, describe(o.sleepers[i])));
   if (!o.returned)
