@@ -374,7 +374,7 @@ std::size_t default_parallel_tests() {
   if (const char* jobs = std::getenv("ASYNCLINGS_TEST_JOBS"))
     if (auto n = std::strtoul(jobs, nullptr, 10); n > 0) return n;
   unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-  return std::clamp<std::size_t>(cores * 6, 2, 12);
+  return std::clamp<std::size_t>(cores * 8, 2, 16);
 }
 
 asio::awaitable<verdict> run_tests(const std::filesystem::path& binary,

@@ -68,7 +68,7 @@ asio::awaitable<verdict> run_tests(const std::filesystem::path& binary,
                                    std::chrono::milliseconds timeout,
                                    std::size_t parallel);
 
-// Test processes at once by default: six per core, from 2 to 12
+// Test processes at once by default: eight per core, from 2 to 16
 // ($ASYNCLINGS_TEST_JOBS overrides it).
 std::size_t default_parallel_tests();
 
