@@ -364,7 +364,7 @@ template <typename Side>
 scenario<timeout_summary> slow_then_fast() {
   fake::observer seen;
   fake::service svc(seen, "svc",
-                    {route{.path = "/slow", .body = "late", .delay = 300ms},
+                    {route{.path = "/slow", .body = "late", .delay = 250ms},
                      route{.path = "/fast", .body = "fast"}});
   auto slow = svc.url("/slow");
   auto fast = svc.url("/fast");
@@ -400,7 +400,7 @@ TEST_CASE("a slow service hits the request's timeout; the client still "
                   "GET /slow (timeout 100 ms), then GET /fast");
   const auto& a = *actual.run().value;
   GRADE(a.slow_error.has_value(),
-        fmt::format("GET /slow answered after {}: the service takes 300 ms "
+        fmt::format("GET /slow answered after {}: the service takes 250 ms "
                     "and the client's timeout is 100 ms. Race the request "
                     "against tut::sleep(timeout) with ||",
                     took(actual.run().trace, "GET /slow")),
@@ -513,10 +513,10 @@ TEST_CASE("the dashboard's three calls are in flight at once, and replies "
           "arriving out of order land in their places",
           "[lesson09][task3]") {
   // Each service holds its reply until all three requests have arrived
-  // (or 80 ms), then answers: orders first, then notifications, user last.
+  // (or 60 ms), then answers: orders first, then notifications, user last.
   dashboard_setup setup;
   setup.user.company = setup.orders.company = setup.notifications.company = 3;
-  setup.user.cap = setup.orders.cap = setup.notifications.cap = 80ms;
+  setup.user.cap = setup.orders.cap = setup.notifications.cap = 60ms;
   setup.user.delay = 30ms;
   setup.notifications.delay = 15ms;
   auto actual = dashboard_run<your_code>(setup);
@@ -596,7 +596,7 @@ TEST_CASE("a slow notifications service times out; the dashboard comes "
           "back without notifications",
           "[lesson09][task4]") {
   dashboard_setup setup;
-  setup.notifications.delay = 300ms;
+  setup.notifications.delay = 250ms;
   setup.timeout = 150ms;
   auto actual = dashboard_run<your_code>(setup);
   auto expected = dashboard_run<reference_code>(setup);
@@ -610,7 +610,7 @@ TEST_CASE("a slow notifications service times out; the dashboard comes "
   const auto& e = *expected.run().value;
   GRADE(!a.notifications.text,
         fmt::format("notifications came back as {} after {}, but the "
-                    "service takes 300 ms and the client's timeout is "
+                    "service takes 250 ms and the client's timeout is "
                     "150 ms: each request needs its timeout (task 2)",
                     shown_section(a.notifications),
                     took(actual.run().trace, "GET /notifications")),
@@ -650,13 +650,13 @@ scenario<std::vector<std::string>> fan_out(std::vector<std::string> paths,
 TEST_CASE("a fan-out of 6 with a limit of 2: two in flight at a time, "
           "never more, results in the order asked",
           "[lesson09][task5]") {
-  // Each request is held until two are in flight (or 60 ms), then 10 ms.
+  // Each request is held until two are in flight (or 50 ms), then 10 ms.
   std::vector<route> routes;
   for (int i = 1; i <= 6; ++i)
     routes.push_back(route{.path = fmt::format("/items/{}", i),
                            .body = fmt::format("item {}", i),
                            .company = 2,
-                           .cap = 60ms,
+                           .cap = 50ms,
                            .delay = 10ms});
   std::vector<std::string> paths{"/items/4", "/items/1", "/items/6",
                                  "/items/2", "/items/5", "/items/3"};
