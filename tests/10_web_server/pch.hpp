@@ -25,14 +25,18 @@ inline awaitable<void> waits(asio::ip::tcp::acceptor& acceptor,
                              asio::thread_pool& pool,
                              asio::experimental::channel<void(
                                  asio::error_code, std::string)>& jobs) {
-  asio::any_io_executor ex = pool.get_executor();
-  (void)ex;
+  asio::any_io_executor on_pool = pool.get_executor();
+  (void)on_pool;
+  auto ex = co_await asio::this_coro::executor;
   co_await acceptor.async_accept(as_tuple(use_awaitable));
   co_await (tut::pch_warm_up::void_job() ||
             signals.async_wait(use_awaitable));
   co_await asio::co_spawn(pool, tut::pch_warm_up::void_job(), use_awaitable);
   co_await asio::co_spawn(pool, number_job(), use_awaitable);
   jobs.try_send(asio::error_code{}, std::string());
+  asio::cancellation_signal cancel;
+  asio::co_spawn(ex, tut::pch_warm_up::void_job(),
+                 asio::bind_cancellation_slot(cancel.slot(), on_done{}));
   co_await jobs.async_send(asio::error_code{}, std::string(), use_awaitable);
   co_await jobs.async_receive(as_tuple(use_awaitable));
 }

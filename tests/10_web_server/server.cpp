@@ -280,15 +280,14 @@ void close_connection(server& srv, connection& c) {
   wake(srv);
 }
 
-void closer::operator()(std::exception_ptr) const {
-  // Right after the coroutine, not in it: its last steps use c->cancel.
-  asio::post(srv->executor, [s = srv, c = c] { close_connection(*s, *c); });
-}
-
-asio::cancellation_slot_binder<closer, asio::cancellation_slot> when_closed(
-    server& srv, connection& c) {
+asio::cancellation_slot_binder<web::on_done, asio::cancellation_slot>
+when_closed(server& srv, connection& c) {
+  auto close = [s = srv.shared_from_this(), &c](std::exception_ptr) {
+    // Right after the coroutine, not in it: its last steps use c.cancel.
+    asio::post(s->executor, [s, &c] { close_connection(*s, c); });
+  };
   return asio::bind_cancellation_slot(c.cancel.slot(),
-                                      closer{srv.shared_from_this(), &c});
+                                      web::on_done{std::move(close)});
 }
 
 // Answers 503 to a connection over the cap, and closes it.

@@ -127,13 +127,8 @@ void close_connection(server& srv, connection& c);
 // The completion handler for a connection's coroutine: closes the
 // connection once the coroutine is over. Bound to c.cancel, which stops
 // the coroutine at the shutdown deadline.
-struct closer {
-  std::shared_ptr<server> srv;
-  connection* c;
-  void operator()(std::exception_ptr) const;
-};
-asio::cancellation_slot_binder<closer, asio::cancellation_slot> when_closed(
-    server& srv, connection& c);
+asio::cancellation_slot_binder<web::on_done, asio::cancellation_slot>
+when_closed(server& srv, connection& c);
 
 // Answers 503 to a connection over the cap (cfg.max_connections), and
 // closes it.

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <exception>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -44,6 +45,15 @@ struct config {
   tut::clock::duration disk_latency = 0s;  // a slow disk, for the tests
   tut::clock::duration job_latency = 50ms;  // one background job's wait
   std::size_t threads = 2;                // the pool for blocking work
+};
+
+// A completion handler for co_spawn that calls `done`: lesson 10's
+// connections end through one (when_closed), a type that does not depend
+// on the lesson's namespace, so that the precompiled header holds the
+// co_spawn it takes.
+struct on_done {
+  std::function<void(std::exception_ptr)> done;
+  void operator()(std::exception_ptr e) const { done(e); }
 };
 
 // What the server reports while it runs. Atomics: whoever runs the server
