@@ -275,77 +275,52 @@ std::string with_dropped(const process_result& r) {
   return r.output + fmt::format("\n[... {} more bytes of output cut]\n", r.dropped);
 }
 
-// The verdict of one run of the whole binary.
-verdict single_verdict(shard s, std::chrono::milliseconds timeout) {
-  verdict v;
-  const auto& r = s.run;
-  v.run_time = r.elapsed;
-  v.output = with_dropped(r);
-  v.cases = std::move(s.rep.cases);
-  if (r.timed_out) {
-    v.kind = verdict_kind::timed_out;
-    v.detail = fmt::format("the tests did not finish within {} s and were stopped",
-                           timeout.count() / 1000.0);
-  } else if (r.signal) {
-    v.kind = verdict_kind::crashed;
-    v.detail = "the test program was killed by " + describe_signal(r.signal);
-  } else if (r.exit_code == 0 && !v.cases.empty() &&
-             v.cases_passed() == v.cases.size()) {
-    v.kind = verdict_kind::passed;
-  } else if (!v.cases.empty() && v.cases_passed() < v.cases.size()) {
-    v.kind = verdict_kind::failed;
-  } else if (r.exit_code != 0 && v.output.find("FATAL ERROR") != std::string::npos) {
-    v.kind = verdict_kind::crashed;
-    v.detail = "the test program crashed";
-  } else {
-    v.kind = verdict_kind::broken;
-    v.detail = fmt::format("the test program exited with code {} and reported "
-                           "{} test case(s)", r.exit_code, v.cases.size());
-  }
-  if (v.kind == verdict_kind::crashed || v.kind == verdict_kind::timed_out)
-    v.last_case = s.rep.running;
-  return v;
-}
-
-// The verdict of the cases run one per process. A case that crashed or hung
-// fails on its own; the others still say what they found.
-verdict merged_verdict(std::vector<shard>& shards, const std::vector<std::string>& names,
-                       std::chrono::milliseconds timeout) {
+// The verdict of one or more runs of the binary: the whole of it, or a
+// case per run (`names`, empty for a whole run). A case that crashed or
+// hung fails on its own; the other runs still say what they found.
+verdict verdict_of(std::vector<shard>& shards, const std::vector<std::string>& names,
+                   std::chrono::milliseconds timeout) {
   verdict v;
   const shard* hung = nullptr;
   const shard* crashed = nullptr;
   const shard* broken = nullptr;
   for (std::size_t i = 0; i < shards.size(); ++i) {
     auto& s = shards[i];
+    const auto& r = s.run;
     bool reported = !s.rep.cases.empty();
+    bool all_passed = std::all_of(s.rep.cases.begin(), s.rep.cases.end(),
+                                  [](const case_result& c) { return c.passed; });
     for (auto& c : s.rep.cases) v.cases.push_back(std::move(c));
     case_result lost;  // the case that never reported
-    lost.name = s.rep.running.empty() ? names[i] : s.rep.running;
+    lost.name = !s.rep.running.empty() ? s.rep.running : i < names.size() ? names[i] : "";
     lost.task = s.rep.running_task;
     if (!s.started) {
       lost.messages.push_back("not run: the time for the tests was up");
-    } else if (s.run.timed_out) {
+      if (!hung) hung = &s;
+    } else if (r.timed_out) {
       lost.messages.push_back(fmt::format(
           "did not finish within {} s and was stopped", timeout.count() / 1000.0));
       if (!hung) hung = &s;
-    } else if (s.run.signal) {
-      lost.messages.push_back("crashed: killed by " + describe_signal(s.run.signal));
+    } else if (r.signal) {
+      lost.messages.push_back("crashed: killed by " + describe_signal(r.signal));
       if (!crashed) crashed = &s;
-    } else if (s.run.exit_code != 0 &&
-               s.run.output.find("FATAL ERROR") != std::string::npos) {
+    } else if (r.exit_code != 0 && r.output.find("FATAL ERROR") != std::string::npos) {
       lost.messages.push_back("crashed");
       if (!crashed) crashed = &s;
-    } else if (!reported) {
+    } else if (!reported || (r.exit_code != 0 && all_passed)) {
+      // No case, or every case passed and the program still failed (a
+      // leak found at exit, say): something other than the tests is wrong.
       if (!broken) broken = &s;
       continue;
     } else {
       continue;
     }
-    if (!s.rep.running.empty() || !reported) v.cases.push_back(std::move(lost));
+    if (!lost.name.empty() && (!s.rep.running.empty() || !reported))
+      v.cases.push_back(std::move(lost));
   }
   if (hung) {
     v.kind = verdict_kind::timed_out;
-    v.detail = fmt::format("a test did not finish within {} s and was stopped",
+    v.detail = fmt::format("the tests did not finish within {} s and were stopped",
                            timeout.count() / 1000.0);
     v.last_case = hung->rep.running;
     v.output = with_dropped(hung->run);
@@ -358,8 +333,8 @@ verdict merged_verdict(std::vector<shard>& shards, const std::vector<std::string
     v.output = with_dropped(crashed->run);
   } else if (broken) {
     v.kind = verdict_kind::broken;
-    v.detail = fmt::format("the test program exited with code {} and reported no "
-                           "test case", broken->run.exit_code);
+    v.detail = fmt::format("the test program exited with code {} and reported {} "
+                           "test case(s)", broken->run.exit_code, broken->rep.cases.size());
     v.output = with_dropped(broken->run);
   } else {
     v.kind = v.cases_passed() == v.cases.size() ? verdict_kind::passed
@@ -388,24 +363,25 @@ asio::awaitable<verdict> run_tests(const std::filesystem::path& binary,
     if (specs.back().empty()) break;
   }
   if (names.size() < 2 || specs.size() < names.size() || specs.back().empty()) {
-    // One process for every case, in turn.
-    auto s = co_await run_shard(binary, "", timeout);
-    co_return single_verdict(std::move(s), timeout);
+    names.clear();
+    specs = {""};  // one process for every case, in turn
   }
   shard_pool pool{binary, specs, start + timeout, std::vector<shard>(specs.size())};
   co_await run_pool(pool, parallel);
   // A spec that selected nothing (a name Catch2 reads another way): this
   // way of running does not fit the binary, so run it whole after all.
-  bool missed = std::any_of(pool.results.begin(), pool.results.end(), [](const shard& s) {
-    return s.started && s.run.ok() && s.rep.cases.empty();
-  });
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-      start + timeout - std::chrono::steady_clock::now());
-  if (missed && left > std::chrono::milliseconds(0)) {
-    auto s = co_await run_shard(binary, "", left);
-    co_return single_verdict(std::move(s), timeout);
+  bool missed = !names.empty() &&
+                std::any_of(pool.results.begin(), pool.results.end(), [](const shard& s) {
+                  return s.started && s.run.ok() && s.rep.cases.empty();
+                });
+  if (missed) {
+    names.clear();
+    specs = {""};
+    pool.results = std::vector<shard>(1);
+    pool.next = 0;
+    co_await run_pool(pool, 1);
   }
-  auto v = merged_verdict(pool.results, names, timeout);
+  auto v = verdict_of(pool.results, names, timeout);
   v.run_time = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::steady_clock::now() - start);
   co_return v;

@@ -910,7 +910,6 @@ TEST_CASE("an upload is saved whole, without holding the loop while the "
   auto cfg = test_config(data.path());
   cfg.disk_latency = 250ms;
   START(server, yours::serve, cfg);
-  auto port = server.port();
   std::string body;
   for (int i = 0; body.size() < 40'000; ++i)
     body += fmt::format("line {}\n", i);

@@ -126,6 +126,8 @@ expect_verdict '  volatile int* p = nullptr; *p = 1; co_return 0;' "SIGSEGV" 12 
 expect_verdict '  for (volatile int i = 0;; i = i + 1) {} co_return 0;' "No verdict" 12 "hang"
 expect_verdict '  tut::timer never(co_await asio::this_coro::executor, tut::clock::time_point::max());
   co_await never.async_wait(asio::use_awaitable); co_return 0;' "deadlock" 12 "deadlock"
+expect_verdict '  static const bool once = (std::atexit([] { std::_Exit(3); }), true);
+  (void)once; co_await tut::sleep(delay); co_return a + b;' "exited with code 3" 12 "exit code after passing"
 expect_verdict '  for (int i = 0; i < 200000; ++i) std::puts("flood flood flood flood flood flood flood");
   co_return 0;' "1 of 5 tasks pass\|4 of 5 tasks pass\|tasks pass" 12 "flood of output"
 
