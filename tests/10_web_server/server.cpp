@@ -185,7 +185,7 @@ awaitable<http::response> handle_sleep(const http::request& req) {
       co_return http::json_error(400, "ms must be from 0 to 10000");
   }
   co_await tut::sleep(std::chrono::milliseconds(ms));
-  co_return http::json(200, fmt::format(R"({{"slept_ms": {}}})", ms));
+  co_return http::json(200, R"({"slept_ms": )" + std::to_string(ms) + "}");
 }
 
 }  // namespace
@@ -305,14 +305,21 @@ void turn_away(server& srv, tcp::socket& socket) {
   ++srv.stats.refused;
 }
 
-// Takes one more connection that is already waiting, if there is one:
-// after a wake-up, the accept loop takes the whole burst at once, not one
-// per turn of the loop (thousands of clients connecting together would
-// otherwise wait in the kernel's queue, or overflow it).
+// Takes one more connection that is already waiting, if there is one, up
+// to 16 in a row: after a wake-up, the accept loop takes a burst at a time,
+// not one per turn of the loop (thousands of clients connecting together
+// would otherwise wait in the kernel's queue, or overflow it), yet the
+// connections already taken get to read their requests between bursts.
 bool take_waiting(server& srv, tcp::socket& socket) {
+  constexpr int burst = 16;
+  if (++srv.taken_in_a_row >= burst) {
+    srv.taken_in_a_row = 0;
+    return false;
+  }
   asio::error_code ec;
   socket = tcp::socket(srv.executor);
   srv.acceptor.accept(socket, ec);
+  if (ec) srv.taken_in_a_row = 0;
   return !ec;
 }
 

@@ -63,6 +63,7 @@ struct server : std::enable_shared_from_this<server> {
   std::list<connection> connections;
   bool stopping = false;           // shutting down: finish, take no more
   bool worker_running = false;
+  int taken_in_a_row = 0;          // by take_waiting
   asio::cancellation_signal worker_cancel;
   tut::timer changed;  // rings when a connection or the worker ends
 };
@@ -134,10 +135,11 @@ when_closed(server& srv, connection& c);
 // closes it.
 void turn_away(server& srv, tcp::socket& socket);
 
-// Takes one more connection that is already waiting, if there is one:
-// after a wake-up, the accept loop takes the whole burst at once, not one
-// per turn of the loop (thousands of clients connecting together would
-// otherwise wait in the kernel's queue, or overflow it).
+// Takes one more connection that is already waiting, if there is one, up
+// to 16 in a row: after a wake-up, the accept loop takes a burst at a time,
+// not one per turn of the loop (thousands of clients connecting together
+// would otherwise wait in the kernel's queue, or overflow it), yet the
+// connections already taken get to read their requests between bursts.
 bool take_waiting(server& srv, tcp::socket& socket);
 
 // Starts your background_worker beside the accept loop; shutdown can wait
