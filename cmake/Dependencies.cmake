@@ -23,6 +23,11 @@ add_library(asio::asio ALIAS asynclings_asio)
 target_include_directories(asynclings_asio SYSTEM INTERFACE ${ASIO_INCLUDE_DIR})
 target_compile_definitions(asynclings_asio INTERFACE
   ASIO_NO_DEPRECATED
+  # Each thread keeps this many freed coroutine frames and operations of a
+  # kind for reuse (Asio's default: 2). A request to lesson 10's server
+  # nests five frames, three of them alive while it waits: with 2, most
+  # went back to malloc; with 16, a request costs 2 mallocs instead of 7.
+  ASIO_RECYCLING_ALLOCATOR_CACHE_SIZE=16
   # Asio 1.22 only detects coroutine support by itself with g++.
   $<$<CXX_COMPILER_ID:Clang>:ASIO_HAS_CO_AWAIT ASIO_HAS_STD_COROUTINE>)
 target_link_libraries(asynclings_asio INTERFACE Threads::Threads)
