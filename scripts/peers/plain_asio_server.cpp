@@ -1,13 +1,15 @@
-// The ceiling of one Asio loop on this machine, for the benchmark's GET /:
-// the plainest coroutine server there is. One coroutine per connection
-// reads until a blank line and answers the same JSON every time. No
-// parser, no router, no limits, no timeouts, no shutdown: nothing lesson
-// 10's server has. What lesson 10's server reaches against it is what its
-// care costs.
+// The ceiling of one Asio loop on this machine, for the benchmark: the
+// plainest coroutine server there is. One coroutine per connection reads
+// until a blank line and answers the same JSON every time; a request for
+// /sleep?ms=N first waits N ms on a timer. No parser, no router, no limits,
+// no timeouts, no shutdown: nothing lesson 10's server has. What lesson
+// 10's server reaches against it is what its care costs.
 //
 //   bench_plain_asio_server --port 8000
 #include <asio.hpp>
 
+#include <charconv>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -19,10 +21,28 @@ using asio::ip::tcp;
 
 namespace {
 
+// N of "GET /sleep?ms=N ...", or -1 for any other request.
+int sleep_ms(std::string_view head) {
+  constexpr std::string_view prefix = "GET /sleep?ms=";
+  if (!head.starts_with(prefix)) return -1;
+  int ms = -1;
+  std::from_chars(head.data() + prefix.size(), head.data() + head.size(), ms);
+  return ms;
+}
+
+// The answer to /sleep?ms=N, as lesson 10 gives it.
+std::string slept(int ms) {
+  auto body = "{\"slept_ms\": " + std::to_string(ms) + "}";
+  return "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+         "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
 awaitable<void> session(tcp::socket socket) {
   static const std::string reply =
       "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
       "Content-Length: 20\r\n\r\n{\"hello\": \"Asyncio\"}";
+  asio::steady_timer timer(socket.get_executor());
+  std::string answer;
   socket.set_option(tcp::no_delay(true));
   std::string buffer(4096, '\0');
   std::size_t have = 0;
@@ -35,11 +55,19 @@ awaitable<void> session(tcp::socket socket) {
       std::string_view got(buffer.data(), have);
       auto end = got.find("\r\n\r\n");
       if (end == got.npos) continue;
+      int ms = sleep_ms(got.substr(0, end));
       // GET requests have no body; keep what follows (pipelining).
       buffer.erase(0, end + 4);
       buffer.resize(4096);
       have -= end + 4;
-      co_await asio::async_write(socket, asio::buffer(reply), use_awaitable);
+      if (ms < 0) {
+        co_await asio::async_write(socket, asio::buffer(reply), use_awaitable);
+        continue;
+      }
+      timer.expires_after(std::chrono::milliseconds(ms));
+      co_await timer.async_wait(use_awaitable);
+      answer = slept(ms);
+      co_await asio::async_write(socket, asio::buffer(answer), use_awaitable);
     }
   } catch (const std::exception&) {
     // The client went away.
