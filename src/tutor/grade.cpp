@@ -256,7 +256,13 @@ asio::awaitable<void> shard_worker(shard_pool& pool) {
   }
 }
 
-asio::awaitable<void> run_pool(shard_pool& pool, std::size_t workers) {
+// Runs `specs` (a run of the binary each), `workers` at a time, until
+// `deadline`; a spec not started by then is left as it is.
+asio::awaitable<std::vector<shard>> run_pool(const std::filesystem::path& binary,
+                                             const std::vector<std::string>& specs,
+                                             std::chrono::steady_clock::time_point deadline,
+                                             std::size_t workers) {
+  shard_pool pool{binary, specs, deadline, std::vector<shard>(specs.size())};
   auto ex = co_await asio::this_coro::executor;
   asio::steady_timer all_ended(ex, asio::steady_timer::time_point::max());
   std::size_t running = std::min(workers, pool.specs.size());
@@ -268,6 +274,7 @@ asio::awaitable<void> run_pool(shard_pool& pool, std::size_t workers) {
     });
   co_await all_ended.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
   if (error) std::rethrow_exception(error);
+  co_return std::move(pool.results);
 }
 
 std::string with_dropped(const process_result& r) {
@@ -366,22 +373,19 @@ asio::awaitable<verdict> run_tests(const std::filesystem::path& binary,
     names.clear();
     specs = {""};  // one process for every case, in turn
   }
-  shard_pool pool{binary, specs, start + timeout, std::vector<shard>(specs.size())};
-  co_await run_pool(pool, parallel);
+  auto results = co_await run_pool(binary, specs, start + timeout, parallel);
   // A spec that selected nothing (a name Catch2 reads another way): this
   // way of running does not fit the binary, so run it whole after all.
   bool missed = !names.empty() &&
-                std::any_of(pool.results.begin(), pool.results.end(), [](const shard& s) {
+                std::any_of(results.begin(), results.end(), [](const shard& s) {
                   return s.started && s.run.ok() && s.rep.cases.empty();
                 });
   if (missed) {
     names.clear();
     specs = {""};
-    pool.results = std::vector<shard>(1);
-    pool.next = 0;
-    co_await run_pool(pool, 1);
+    results = co_await run_pool(binary, specs, start + timeout, 1);
   }
-  auto v = verdict_of(pool.results, names, timeout);
+  auto v = verdict_of(results, names, timeout);
   v.run_time = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::steady_clock::now() - start);
   co_return v;

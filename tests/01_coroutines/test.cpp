@@ -122,6 +122,7 @@ TEST_CASE("a job handed to start_in_background runs as its own task",
           "[lesson01][task4]") {
   auto scenario = [](auto start) {
     return grade::run([start]() -> awaitable<void> {
+      // Virtual time (grade::run): the 1 s passes without a real wait.
       auto job = tut::traced("job", tut::sleep(1s));
       co_await tut::traced("main", [&]() -> awaitable<void> {
         start(co_await asio::this_coro::executor, std::move(job));

@@ -37,7 +37,7 @@ awaitable<std::string> answer(std::string text, tut::clock::duration d) {
   }
   // A cancelled coroutine must reset its cancellation state to co_await.
   co_await asio::this_coro::reset_cancellation_state();
-  co_await tut::sleep(20ms);
+  co_await tut::sleep(20ms);  // virtual time, under grade::run
   throw asio::system_error(asio::error::operation_aborted);
 }
 
@@ -298,7 +298,7 @@ TEST_CASE("a gather cancelled from outside cancels its jobs and waits for "
     out.run = grade::run([&]() -> awaitable<std::vector<std::string>> {
       auto winner = co_await (
           observe(gather, make_jobs(three_jobs), out.at_return) ||
-          tut::sleep(50ms));
+          tut::sleep(50ms));  // virtual: no real wait
       out.at_return = unfinished_now();
       co_return std::vector<std::string>{winner.index() == 1 ? "timeout"
                                                              : "gather"};

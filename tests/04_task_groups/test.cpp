@@ -41,7 +41,7 @@ awaitable<void> worker(std::string name, tut::clock::duration d) {
   tut::note(name, "cleanup");
   // A cancelled coroutine must reset its cancellation state to co_await.
   co_await asio::this_coro::reset_cancellation_state();
-  co_await tut::sleep(20ms);
+  co_await tut::sleep(20ms);  // virtual time, under grade::run
   throw asio::system_error(asio::error::operation_aborted);
 }
 
