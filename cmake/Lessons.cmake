@@ -1,7 +1,5 @@
 # add_lesson(03_gather [WRONG name...] [LIBS target...] [GIVEN file...])
-# makes one lesson's targets (LIBS: extra libraries its code uses, e.g.
-# httplib::httplib; GIVEN: sources under tests/03_gather/ with given code
-# that the learner's file calls, compiled beside it, for both namespaces):
+# makes one lesson's targets:
 #   lesson03_exercise   the learner's lessons/03_gather/exercise.cpp
 #   lesson03_solution   solutions/03_gather/exercise.cpp, same namespace
 #   lesson03_reference  the solution again, its namespace renamed
@@ -11,14 +9,32 @@
 #   demo_03_exercise / demo_03_solution   lessons/03_gather/main.cpp
 # and the ctest entries, labelled with the lesson's directory name.
 #
-# The lesson's interface header is tests/03_gather/lesson.hpp. Wrong answers
-# (typical mistakes kept as fixtures) are tests/03_gather/wrong/<name>.patch:
-# a diff against the reference solution, applied at build time, so the
-# fixture shows exactly the mistake and nothing else. A lesson whose code
-# uses more than the shared precompiled header holds (tut/pch.hpp) may have
-# its own, tests/03_gather/pch.hpp: the lesson's sources then use that one.
+# The learner's side, lessons/03_gather/: the interface (lesson.hpp), the
+# exercise, the demo, and given code (GIVEN: sources such as
+# given/server.cpp that call the learner's code or are called by it,
+# compiled once for each namespace, so a save recompiles only exercise.cpp).
+# Code later lessons share is in lessons/common/ (asynclings_common).
+#
+# The grading side, tests/03_gather/: test.cpp (which includes the
+# generated sides.hpp, tests/support/sides.hpp.in), fakes and harnesses,
+# and the wrong answers (typical mistakes kept as fixtures),
+# tests/03_gather/wrong/<name>.patch: a diff against the reference
+# solution, applied at build time, so the fixture shows exactly the mistake
+# and nothing else. A lesson whose code uses more than the shared
+# precompiled header holds (tut/pch.hpp) may have its own,
+# tests/03_gather/pch.hpp, which may also instantiate what the lesson
+# awaits (cmake/Pch.cmake); the lesson's sources then use that one.
+# LIBS: extra libraries the lesson's code uses, e.g. httplib::httplib.
 
 find_program(ASYNCLINGS_PATCH patch REQUIRED)
+find_package(Python3 3.11 REQUIRED COMPONENTS Interpreter)  # tomllib
+
+# Code that later lessons reuse of earlier ones, written once.
+add_library(asynclings_common STATIC
+  ${PROJECT_SOURCE_DIR}/lessons/common/gather.cpp
+  ${PROJECT_SOURCE_DIR}/lessons/common/semaphore.cpp)
+target_include_directories(asynclings_common PUBLIC ${PROJECT_SOURCE_DIR}/lessons)
+target_link_libraries(asynclings_common PUBLIC tut PRIVATE asynclings_options)
 
 function(add_lesson dir)
   cmake_parse_arguments(PARSE_ARGV 1 arg "" "" "WRONG;LIBS;GIVEN")
@@ -31,26 +47,34 @@ function(add_lesson dir)
   set(solution_dir ${PROJECT_SOURCE_DIR}/solutions/${dir})
   set(test_dir ${PROJECT_SOURCE_DIR}/tests/${dir})
   foreach(required ${lesson_dir}/exercise.cpp ${lesson_dir}/main.cpp
-                   ${lesson_dir}/README.md ${solution_dir}/exercise.cpp
-                   ${test_dir}/lesson.hpp ${test_dir}/test.cpp)
+                   ${lesson_dir}/README.md ${lesson_dir}/lesson.hpp
+                   ${solution_dir}/exercise.cpp ${test_dir}/test.cpp)
     if(NOT EXISTS ${required})
       message(FATAL_ERROR "lesson ${dir}: missing ${required}")
     endif()
   endforeach()
 
+  # The tests' prologue for this lesson's namespace.
+  set(sides_dir ${CMAKE_CURRENT_BINARY_DIR}/sides/${dir})
+  set(LESSON_NS ${ns})
+  configure_file(${PROJECT_SOURCE_DIR}/tests/support/sides.hpp.in
+                 ${sides_dir}/sides.hpp @ONLY)
+
   set(pch tut_pch)
   if(EXISTS ${test_dir}/pch.hpp)
     set(pch ${ns}_pch)
     asynclings_add_pch(${pch} ${test_dir}/pch.hpp)
-    target_include_directories(${pch} PRIVATE ${test_dir})
-    target_link_libraries(${pch} PRIVATE ${arg_LIBS})
+    target_include_directories(${pch} PRIVATE ${lesson_dir})
+    target_link_libraries(${pch} PRIVATE asynclings_common ${arg_LIBS})
   endif()
 
-  # One object library per piece of code; each is compiled once.
+  # One object library per piece of code; each is compiled once. The
+  # learner's side sees its lesson directory and lessons/common, never
+  # tests/.
   macro(lesson_object name source)
     add_library(${name} OBJECT ${source})
-    target_include_directories(${name} PRIVATE ${test_dir})
-    target_link_libraries(${name} PRIVATE tut asynclings_options ${arg_LIBS})
+    target_include_directories(${name} PRIVATE ${lesson_dir})
+    target_link_libraries(${name} PRIVATE tut asynclings_common asynclings_options ${arg_LIBS})
     asynclings_use_pch(${name} ${pch})
   endmacro()
   lesson_object(${ns}_exercise ${lesson_dir}/exercise.cpp)
@@ -63,7 +87,12 @@ function(add_lesson dir)
   set(given "")
   set(given_reference "")
   if(arg_GIVEN)
-    list(TRANSFORM arg_GIVEN PREPEND ${test_dir}/ OUTPUT_VARIABLE given_sources)
+    list(TRANSFORM arg_GIVEN PREPEND ${lesson_dir}/ OUTPUT_VARIABLE given_sources)
+    foreach(source IN LISTS given_sources)
+      if(NOT EXISTS ${source})
+        message(FATAL_ERROR "lesson ${dir}: given source ${source} is missing")
+      endif()
+    endforeach()
     lesson_object(${ns}_given "${given_sources}")
     lesson_object(${ns}_given_reference "${given_sources}")
     target_compile_definitions(${ns}_given_reference PRIVATE ${ns}=${ns}_reference)
@@ -72,9 +101,9 @@ function(add_lesson dir)
   endif()
 
   add_library(${ns}_tests OBJECT ${test_dir}/test.cpp)
-  target_include_directories(${ns}_tests PRIVATE ${test_dir})
-  target_link_libraries(${ns}_tests PRIVATE tut tut_grading asynclings_options
-                        ${arg_LIBS})
+  target_include_directories(${ns}_tests PRIVATE ${sides_dir} ${test_dir} ${lesson_dir})
+  target_link_libraries(${ns}_tests PRIVATE tut tut_grading asynclings_common
+                        asynclings_options ${arg_LIBS})
   if(ASYNCLINGS_PCH)
     target_precompile_headers(${ns}_tests REUSE_FROM tut_grading)
   endif()
@@ -109,13 +138,15 @@ function(add_lesson dir)
     add_executable(test_${num}_${side})
     target_link_libraries(test_${num}_${side} PRIVATE
       ${ns}_tests ${ns}_${side} ${given} ${ns}_reference ${given_reference}
-      tut tut_grading Catch2::Catch2WithMain asynclings_options ${arg_LIBS})
+      asynclings_common tut tut_grading Catch2::Catch2WithMain asynclings_options
+      ${arg_LIBS})
     asynclings_link_pch_code(test_${num}_${side} ${pch})
   endforeach()
   foreach(side exercise solution)
     add_executable(demo_${num}_${side})
     target_link_libraries(demo_${num}_${side} PRIVATE
-      ${ns}_demo_main ${ns}_${side} ${given} tut asynclings_options ${arg_LIBS})
+      ${ns}_demo_main ${ns}_${side} ${given} asynclings_common tut
+      asynclings_options ${arg_LIBS})
     asynclings_link_pch_code(demo_${num}_${side} ${pch})
   endforeach()
   add_custom_target(lesson${num} DEPENDS test_${num}_exercise demo_${num}_exercise)
@@ -139,39 +170,19 @@ function(add_lesson dir)
 endfunction()
 
 # The manifest is the one list of lessons: CMake, the tutor and the docs
-# generator all read it. Each [[lesson]] table has `dir = "NN_topic"` and may
-# list `wrong = [...]` fixtures, `libs = [...]` CMake targets to link and
-# `given = [...]` sources of given code.
+# generator all read it, each with a real TOML parser. cmake/manifest.py
+# (python3's tomllib) turns it into one add_lesson() call per [[lesson]].
 function(add_lessons_from_manifest manifest)
-  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${manifest})
-  file(STRINGS ${manifest} lines)
-  set(dir "")
-  set(wrong "")
-  set(libs "")
-  set(given "")
-  foreach(line IN LISTS lines)
-    if(line MATCHES "^\\[\\[lesson\\]\\]")
-      if(dir)
-        add_lesson(${dir} WRONG ${wrong} LIBS ${libs} GIVEN ${given})
-      endif()
-      set(dir "")
-      set(wrong "")
-      set(libs "")
-      set(given "")
-    elseif(line MATCHES "^dir *= *\"([^\"]+)\"")
-      set(dir ${CMAKE_MATCH_1})
-    elseif(line MATCHES "^wrong *= *\\[(.*)\\]")
-      string(REGEX MATCHALL "\"[^\"]+\"" items "${CMAKE_MATCH_1}")
-      string(REPLACE "\"" "" wrong "${items}")
-    elseif(line MATCHES "^libs *= *\\[(.*)\\]")
-      string(REGEX MATCHALL "\"[^\"]+\"" items "${CMAKE_MATCH_1}")
-      string(REPLACE "\"" "" libs "${items}")
-    elseif(line MATCHES "^given *= *\\[(.*)\\]")
-      string(REGEX MATCHALL "\"[^\"]+\"" items "${CMAKE_MATCH_1}")
-      string(REPLACE "\"" "" given "${items}")
-    endif()
-  endforeach()
-  if(dir)
-    add_lesson(${dir} WRONG ${wrong} LIBS ${libs} GIVEN ${given})
+  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS
+               ${manifest} ${PROJECT_SOURCE_DIR}/cmake/manifest.py)
+  set(script ${CMAKE_CURRENT_BINARY_DIR}/lessons.cmake)
+  execute_process(
+    COMMAND ${Python3_EXECUTABLE} ${PROJECT_SOURCE_DIR}/cmake/manifest.py
+            ${manifest} ${script}
+    RESULT_VARIABLE status
+    ERROR_VARIABLE error)
+  if(NOT status EQUAL 0)
+    message(FATAL_ERROR "${error}")
   endif()
+  include(${script})
 endfunction()

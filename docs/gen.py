@@ -66,7 +66,8 @@ class Lesson:
         self.title = entry["title"]
         self.concepts = entry.get("concepts", [])
         self.python = entry.get("python", "")
-        self.tasks = entry.get("tasks", [])
+        self.tasks = [t.get("title", "") for t in entry.get("task", [])]
+        self.task_hints = [t.get("hints", []) for t in entry.get("task", [])]
         self.hints = entry.get("hints", [])
         self.page = f"lessons/{self.dir}.md"
         self.lesson_dir = os.path.join(ROOT, "lessons", self.dir)
@@ -502,6 +503,20 @@ def side_by_side(text):
     return "\n".join(out)
 
 
+def table_code_pipes(text):
+    """GitHub needs `a \\|\\| b` for a pipe inside a code span in a table;
+    Python-Markdown's tables already leave pipes inside backticks alone and
+    would show the backslashes. Outside fences, in table rows only."""
+    def row(line):
+        if not line.lstrip().startswith("|"):
+            return line
+        return re.sub(r"`[^`]*`", lambda m: m.group(0).replace("\\|", "|"), line)
+
+    return "\n".join(
+        "\n".join(row(l) for l in p[1]) if p[0] == "text" else "\n".join(p[3])
+        for p in split_fences(text))
+
+
 def sections(markdown_text):
     """Heading text -> (level, body lines up to the next heading as high)."""
     lines = markdown_text.split("\n")
@@ -682,6 +697,45 @@ def source_page(source, filename, mark_todos=False):
 HINT_NAMES = ["a nudge", "the API", "the shape"]
 
 
+COMMON_INCLUDE = re.compile(r'^#include "common/([\w./]+)"', re.M)
+
+
+def given_files(lesson):
+    """The files a learner reads beside the exercise, in reading order: the
+    interface, the lesson's given code, then what it uses of lessons/common."""
+    files = [("lesson.hpp", os.path.join(lesson.lesson_dir, "lesson.hpp"))]
+    given = os.path.join(lesson.lesson_dir, "given")
+    if os.path.isdir(given):
+        names = sorted(os.listdir(given), key=lambda n: (not n.endswith(".hpp"), n))
+        files += [(f"given/{n}", os.path.join(given, n)) for n in names
+                  if os.path.isfile(os.path.join(given, n))]
+    seen, queue = set(), [path for _, path in files] + [
+        os.path.join(lesson.lesson_dir, "exercise.cpp")]
+    common = []
+    while queue:
+        for name in COMMON_INCLUDE.findall(read(queue.pop(0))):
+            if name not in seen:
+                seen.add(name)
+                path = os.path.join(ROOT, "lessons", "common", name)
+                if os.path.isfile(path):
+                    common.append((f"common/{name}", path))
+                    queue.append(path)
+    return files + common
+
+
+def given_section(lesson):
+    files = given_files(lesson)
+    md = ["## What you work with {#given}", "",
+          "The interface your code implements (`lesson.hpp`) and the code given "
+          "to you, as they are in the repository: "
+          f"`lessons/{lesson.dir}/` and `lessons/common/`.", ""]
+    for name, path in files:
+        lang = "cpp" if name.endswith((".hpp", ".cpp", ".h")) else "text"
+        md += [f'??? abstract "{name}"', "", indent(fence(read(path).rstrip("\n"), lang,
+                                                           f'title="{name}"')), ""]
+    return md
+
+
 def lesson_page(lesson, links, status, output, traces):
     """The page's Markdown, and its timelines as {path: SVG}."""
     svgs = {}
@@ -694,7 +748,8 @@ def lesson_page(lesson, links, status, output, traces):
     else:
         heading = f"{lesson.num} · {lesson.title}"
         body = readme
-    body = links.rewrite(side_by_side(body), f"lessons/{lesson.dir}", lesson.page).strip()
+    body = links.rewrite(table_code_pipes(side_by_side(body)), f"lessons/{lesson.dir}",
+                         lesson.page).strip()
     rel = f"lessons/{lesson.dir}"
     md = [f"# {heading}", ""]
     meta = []
@@ -760,8 +815,24 @@ def lesson_page(lesson, links, status, output, traces):
                   else f"{n}. {escape_outside_code(task)}")
     md += ["", source_page(exercise, "exercise.cpp", mark_todos=True), ""]
 
+    # What the exercise works with: the interface and the given code, folded.
+    md += given_section(lesson)
+
     # Hints, then the solution, each folded away.
-    if lesson.hints:
+    if any(lesson.task_hints):
+        md += ["## Hints {#hints}", "",
+               f"The same hints `scripts/tutor hint {lesson.num} N` gives for task N, "
+               "one at a time. Open one only when you are stuck on that task.", ""]
+        for n, (task, hints) in enumerate(zip(lesson.tasks, lesson.task_hints), 1):
+            if not hints:
+                continue
+            md += [f"### Task {n}: {escape_outside_code(task)} {{#hints-task-{n}}}", ""]
+            for k, hint in enumerate(hints, 1):
+                name = f"Hint {k}"
+                if len(hints) == len(HINT_NAMES):
+                    name += f": {HINT_NAMES[k - 1]}"
+                md += [f'??? tip "{name}"', "", indent(hint), ""]
+    elif lesson.hints:
         md += ["## Hints {#hints}", "",
                f"The same hints `scripts/tutor hint {lesson.num}` gives, one at a time. "
                "Open one only when you are stuck.", ""]

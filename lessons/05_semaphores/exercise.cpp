@@ -8,6 +8,8 @@
 // Fill in the TODOs of tasks 1 to 4; `scripts/tutor` grades each as you save.
 #include "lesson.hpp"
 
+#include "common/gather.hpp"
+
 #include <deque>
 #include <exception>
 #include <memory>
@@ -96,27 +98,8 @@ awaitable<permit> hold(async_semaphore& semaphore) {
   co_return permit();
 }
 
-// Given (lesson 03's gather, for jobs that return nothing): runs every job
-// as a task of its own, waits until all have finished, then rethrows the
-// first exception, if any.
-awaitable<void> gather(std::vector<awaitable<void>> jobs) {
-  struct group {
-    explicit group(asio::any_io_executor ex, std::size_t n)
-        : all_done(ex, tut::clock::time_point::max()), left(n) {}
-    tut::timer all_done;
-    std::size_t left;
-    std::exception_ptr first_error;
-  };
-  auto ex = co_await asio::this_coro::executor;
-  auto g = std::make_shared<group>(ex, jobs.size());
-  for (auto& job : jobs)
-    co_spawn(ex, std::move(job), [g](std::exception_ptr e) {
-      if (e && !g->first_error) g->first_error = e;
-      if (--g->left == 0) g->all_done.cancel();
-    });
-  if (g->left > 0) co_await g->all_done.async_wait(as_tuple(use_awaitable));
-  if (g->first_error) std::rethrow_exception(g->first_error);
-}
+// Lesson 03's gather, for jobs that return nothing: lessons/common/gather.hpp.
+using common::gather;
 
 // Task 4: one fetch under the limit. The permit is held for the fetch only
 // and goes back whether the fetch returns or throws.

@@ -9,7 +9,7 @@
 //
 // Fill in the TODOs of tasks 1 to 5; `scripts/tutor` grades each one as
 // you save.
-#include "given.hpp"
+#include "given/given.hpp"
 
 #include <exception>
 #include <memory>
@@ -25,15 +25,15 @@ using namespace asio::experimental::awaitable_operators;
 
 namespace lesson09 {
 
-// Given, in tests/09_service_calls/: HTTP/1.1 over a TCP socket
+// Given, in given/: HTTP/1.1 over a TCP socket
 // (wire.hpp). A `target` is a url taken apart; open_connection gives a
 // `connection`; exchange(c, method, t, body) sends one request on it,
 // reads the response, and leaves c.reusable saying whether the connection
 // can carry another. And the rest of the client (given.hpp):
 // http_client::state (its timeout, and its idle connections by
 // host:port), get, post and request (which call your send_with_timeout),
-// fetch_text, and for task 5 a `limiter` with hold(limit), and
-// gather(jobs).
+// fetch_text, and for task 5 a `limiter` with hold(limit) and
+// gather(jobs), from lessons/common/.
 using wire::connection;
 using wire::exchange;
 using wire::open_connection;

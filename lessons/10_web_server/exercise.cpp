@@ -8,10 +8,10 @@
 //
 // The server's state and the parts that are not the tasks (reading and
 // writing, the router, the blocking work, taking connections in) are
-// given: tests/10_web_server/server.hpp says what each one does. Fill in
+// given: given/server.hpp says what each one does. Fill in
 // the TODOs, task by task; `scripts/tutor` grades each one as you save,
 // and `scripts/tutor run 10` starts your server and talks to it.
-#include "server.hpp"
+#include "given/server.hpp"
 
 #include <asio/signal_set.hpp>
 

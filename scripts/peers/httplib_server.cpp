@@ -9,7 +9,7 @@
 //                        [--nagle]   (TCP_NODELAY off, as cpp-httplib ships)
 #include <httplib.h>
 
-#include "work.hpp"  // tests/10_web_server: the same work as lesson 10
+#include "work.hpp"  // lessons/10_web_server/given: the same work as lesson 10
 
 #include <fcntl.h>
 #include <unistd.h>

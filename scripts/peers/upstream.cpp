@@ -6,7 +6,7 @@
 // thousands of waiting requests cost nothing but their sockets.
 //
 //   bench_upstream --port 9000 [--delay-ms 200]
-#include "work.hpp"  // tests/10_web_server: the answers of lesson 10's fakes
+#include "work.hpp"  // lessons/10_web_server/given: the answers of lesson 10's fakes
 
 #include <asio.hpp>
 #include <asio/experimental/as_tuple.hpp>

@@ -10,6 +10,8 @@
 // on from consumer to consumer; join waits for a count to reach zero.
 #include "lesson.hpp"
 
+#include "common/gather.hpp"
+
 #include <asio/experimental/channel.hpp>
 
 #include <chrono>
@@ -100,27 +102,8 @@ awaitable<void> async_queue::join() {
     co_await s->all_done.async_wait(as_tuple(use_awaitable));
 }
 
-// Given (lesson 03's gather, for jobs that return nothing): runs every job
-// as a task of its own, waits until all have finished, then rethrows the
-// first exception, if any.
-awaitable<void> gather(std::vector<awaitable<void>> jobs) {
-  struct group {
-    explicit group(asio::any_io_executor ex, std::size_t n)
-        : all_done(ex, tut::clock::time_point::max()), left(n) {}
-    tut::timer all_done;
-    std::size_t left;
-    std::exception_ptr first_error;
-  };
-  auto ex = co_await asio::this_coro::executor;
-  auto g = std::make_shared<group>(ex, jobs.size());
-  for (auto& job : jobs)
-    co_spawn(ex, std::move(job), [g](std::exception_ptr e) {
-      if (e && !g->first_error) g->first_error = e;
-      if (--g->left == 0) g->all_done.cancel();
-    });
-  if (g->left > 0) co_await g->all_done.async_wait(as_tuple(use_awaitable));
-  if (g->first_error) std::rethrow_exception(g->first_error);
-}
+// Lesson 03's gather, for jobs that return nothing: lessons/common/gather.hpp.
+using common::gather;
 
 // Given: makes an item every 100 ms and pushes it; each push that went in
 // is marked on the producer's row.

@@ -8,12 +8,12 @@
 //
 // The server's state and the parts that are not the tasks (reading and
 // writing, the router, the blocking work, taking connections in) are
-// given: tests/10_web_server/server.hpp says what each one does.
+// given: given/server.hpp says what each one does.
 //
 // Reference solution: one coroutine per connection, raced against its
 // watchdog; blocking work on the pool; jobs through a channel; on a signal,
 // stop taking work, let the rest finish in time, then return.
-#include "server.hpp"
+#include "given/server.hpp"
 
 #include <asio/signal_set.hpp>
 

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <fstream>
 #include <regex>
 #include <set>
@@ -40,12 +41,18 @@ std::vector<std::string> tree_problems(const project& p) {
     previous = l.dir;
     for (const auto& f : {p.exercise(l), p.solution(l), p.readme(l),
                           p.root / "lessons" / l.dir / "main.cpp",
-                          p.root / "tests" / l.dir / "lesson.hpp",
+                          p.root / "lessons" / l.dir / "lesson.hpp",
                           p.root / "tests" / l.dir / "test.cpp"})
       if (!fs::exists(f)) problems.push_back(fmt::format("{}: missing {}", l.dir,
                                                          fs::relative(f, p.root).string()));
-    if (l.hints.size() < 3)
-      problems.push_back(l.dir + ": needs at least 3 progressive hints in lessons.toml");
+    // Hints are per task, three each; a lesson not yet converted has three
+    // lesson-wide ones instead.
+    bool task_hints = std::all_of(l.tasks.begin(), l.tasks.end(),
+                                  [](const task& t) { return t.hints.size() >= 3; });
+    if (!task_hints && l.hints.size() < 3)
+      problems.push_back(l.dir + ": every [[lesson.task]] needs 3 progressive hints in lessons.toml");
+    for (const auto& t : l.tasks)
+      if (t.title.empty()) problems.push_back(l.dir + ": a [[lesson.task]] has no title");
     if (l.title.empty() || l.python.empty())
       problems.push_back(l.dir + ": needs a title and a python equivalent in lessons.toml");
     if (fs::exists(p.exercise(l)) && read_file(p.exercise(l)).find("TODO") == std::string::npos)
@@ -67,9 +74,22 @@ std::vector<std::string> tree_problems(const project& p) {
                                        l.dir, l.tasks.size(), tags.size()));
     }
     for (const auto& g : l.given)
-      if (!fs::exists(p.root / "tests" / l.dir / g))
-        problems.push_back(fmt::format("{}: given source '{}' is not in tests/{}/", l.dir, g,
+      if (!fs::exists(p.root / "lessons" / l.dir / g))
+        problems.push_back(fmt::format("{}: given source '{}' is not in lessons/{}/", l.dir, g,
                                        l.dir));
+    // The learner's side stands alone: nothing there names the graders.
+    for (const char* side : {"lessons", "solutions"}) {
+      auto dir = p.root / side / l.dir;
+      if (!fs::is_directory(dir)) continue;
+      for (const auto& e : fs::recursive_directory_iterator(dir)) {
+        if (!e.is_regular_file()) continue;
+        auto text = read_file(e.path());
+        if (text.find("tests/") != std::string::npos)
+          problems.push_back(fmt::format("{} names a path under tests/: what a learner reads "
+                                         "must not send them to the graders",
+                                         fs::relative(e.path(), p.root).string()));
+      }
+    }
     // Wrong-answer fixtures: listed ones exist, existing ones are listed.
     std::set<std::string> wrong_listed(l.wrong.begin(), l.wrong.end());
     auto wrong_dir = p.root / "tests" / l.dir / "wrong";
@@ -89,6 +109,8 @@ std::vector<std::string> tree_problems(const project& p) {
       // tests/ also holds the runtime's, the tutor's and the docs' own tests.
       bool lesson_like = d.size() > 3 && std::isdigit(d[0]) && std::isdigit(d[1]) && d[2] == '_';
       if (std::string_view(top) == "tests" && !lesson_like) continue;
+      // lessons/common: what later lessons share of earlier ones.
+      if (std::string_view(top) == "lessons" && d == "common") continue;
       if (!listed.count(d))
         problems.push_back(fmt::format("{}/{} is not in lessons/lessons.toml", top, d));
     }

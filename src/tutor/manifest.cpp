@@ -56,7 +56,10 @@ manifest load_manifest(const std::filesystem::path& file) {
     l.title = (*t)["title"].value_or(l.dir);
     l.python = (*t)["python"].value_or(std::string{});
     l.concepts = strings(*t, "concepts");
-    l.tasks = strings(*t, "tasks");
+    if (const auto* tasks = (*t)["task"].as_array())
+      for (const auto& tn : *tasks)
+        if (const auto* tt = tn.as_table())
+          l.tasks.push_back({(*tt)["title"].value_or(std::string{}), strings(*tt, "hints")});
     l.hints = strings(*t, "hints");
     l.wrong = strings(*t, "wrong");
     l.given = strings(*t, "given");

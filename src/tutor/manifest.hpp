@@ -8,16 +8,23 @@
 
 namespace tutor {
 
+// One [[lesson.task]]: what the task asks for, and its hints (a nudge,
+// then the API and where it goes, then the shape of the code).
+struct task {
+  std::string title;
+  std::vector<std::string> hints;
+};
+
 struct lesson {
   std::string dir;       // "03_gather"
   std::string number;    // "03"
   std::string title;
   std::vector<std::string> concepts;
   std::string python;
-  std::vector<std::string> tasks;  // titles of [task1], [task2], ...
-  std::vector<std::string> hints;
+  std::vector<task> tasks;         // [task1], [task2], ... in the tests
+  std::vector<std::string> hints;  // lesson-wide hints (older lessons)
   std::vector<std::string> wrong;  // fixture names under tests/<dir>/wrong
-  std::vector<std::string> given;  // given sources under tests/<dir>
+  std::vector<std::string> given;  // given sources under lessons/<dir>
 };
 
 struct manifest {

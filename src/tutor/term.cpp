@@ -54,7 +54,7 @@ std::string indent(std::string_view text, std::string_view pad) {
 std::string task_title(const lesson& l, const std::string& task) {
   if (task.starts_with("task")) {
     std::size_t n = std::strtoul(task.c_str() + 4, nullptr, 10);
-    if (n >= 1 && n <= l.tasks.size()) return l.tasks[n - 1];
+    if (n >= 1 && n <= l.tasks.size()) return l.tasks[n - 1].title;
   }
   return task.empty() ? "other checks" : task;
 }

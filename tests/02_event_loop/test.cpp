@@ -1,25 +1,11 @@
 // Lesson 02 grading: each scenario runs through your code and through the
 // reference on virtual time; a difference is explained in the lesson's words.
-#include "grading.hpp"
-
-#include "lesson.hpp"
-#define lesson02 lesson02_reference
-#include "lesson.hpp"
-#undef lesson02
+#include "sides.hpp"
 
 #include <chrono>
 #include <functional>
 #include <string>
 #include <vector>
-
-using namespace std::chrono_literals;
-using asio::awaitable;
-using asio::co_spawn;
-using asio::detached;
-using grade::secs;
-
-namespace yours = lesson02;
-namespace reference = lesson02_reference;
 
 namespace {
 

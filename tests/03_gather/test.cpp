@@ -1,11 +1,6 @@
 // Lesson 03 grading: each scenario runs through your code and through the
 // reference on virtual time; a difference is explained in the lesson's words.
-#include "grading.hpp"
-
-#include "lesson.hpp"
-#define lesson03 lesson03_reference
-#include "lesson.hpp"
-#undef lesson03
+#include "sides.hpp"
 
 #include <asio/multiple_exceptions.hpp>
 
@@ -14,13 +9,7 @@
 #include <string>
 #include <vector>
 
-using namespace std::chrono_literals;
-using asio::awaitable;
 using namespace asio::experimental::awaitable_operators;
-using grade::secs;
-
-namespace yours = lesson03;
-namespace reference = lesson03_reference;
 
 namespace {
 
@@ -78,13 +67,6 @@ const std::vector<job> job_2_fails{
 // The traced tasks still running when the code under test returned.
 using still_running = std::vector<std::string>;
 
-still_running unfinished_now() {
-  auto trace = tut::current_trace();  // unfinished() points into it
-  still_running names;
-  for (const auto* task : trace.unfinished()) names.push_back(task->name);
-  return names;
-}
-
 // Runs gather as a task called "gather", and notes which jobs were still
 // running at the moment it returned or threw.
 template <typename Gather>
@@ -92,10 +74,10 @@ awaitable<std::vector<std::string>> observe(Gather gather, jobs_t jobs,
                                             still_running& at_return) {
   try {
     auto results = co_await tut::traced("gather", gather(std::move(jobs)));
-    at_return = unfinished_now();
+    at_return = grade::unfinished_now();
     co_return results;
   } catch (...) {
-    at_return = unfinished_now();
+    at_return = grade::unfinished_now();
     throw;
   }
 }
@@ -111,10 +93,6 @@ gather_run run_gather(Gather gather, const std::vector<job>& list) {
   out.run = grade::run(
       [&] { return observe(gather, make_jobs(list), out.at_return); });
   return out;
-}
-
-std::string list(const std::vector<std::string>& items) {
-  return fmt::format("[{}]", fmt::join(items, ", "));
 }
 
 // "std::runtime_error: orders service is down", or what a wrapper hides.
@@ -182,7 +160,7 @@ TEST_CASE("gather returns the results in the order of the jobs, not the "
   GRADE(actual.run.value == expected.run.value,
         fmt::format("gather returned {}; expected {}. The jobs end in the "
                     "order 2, 3, 1, but job i's result belongs in slot i",
-                    list(*actual.run.value), list(*expected.run.value)),
+                    grade::list(*actual.run.value), grade::list(*expected.run.value)),
         actual.run, expected.run);
 }
 
@@ -216,7 +194,7 @@ TEST_CASE("gather of no jobs returns an empty list at once",
   GRADE(actual.run.value->empty() && actual.run.seconds() == 0,
         fmt::format("gather of no jobs returned {} after {}; expected [] at "
                     "once",
-                    list(*actual.run.value), secs(actual.run.seconds())),
+                    grade::list(*actual.run.value), secs(actual.run.seconds())),
         actual.run, expected.run);
 }
 
@@ -228,7 +206,7 @@ TEST_CASE("when a job fails, gather rethrows that job's own exception",
         fmt::format("gather returned {} although job 2 threw \"orders "
                     "service is down\": the first error must come out of "
                     "gather",
-                    list(*actual.run.value)),
+                    grade::list(*actual.run.value)),
         actual.run, expected.run);
   if (is_operation_aborted(actual.run.exception))
     FAIL(grade::explain(
@@ -254,7 +232,7 @@ TEST_CASE("when a job fails, the other jobs are cancelled and have ended by "
         fmt::format("when gather returned, {} {} still running: a task that "
                     "outlives the gather that started it is a leak. Cancel "
                     "the other jobs, then wait until they have ended",
-                    list(actual.at_return),
+                    grade::list(actual.at_return),
                     actual.at_return.size() == 1 ? "was" : "were"),
         actual.run, expected.run);
   expect_jobs_ran(actual.run, expected.run);
@@ -299,7 +277,7 @@ TEST_CASE("a gather cancelled from outside cancels its jobs and waits for "
       auto winner = co_await (
           observe(gather, make_jobs(three_jobs), out.at_return) ||
           tut::sleep(50ms));  // virtual: no real wait
-      out.at_return = unfinished_now();
+      out.at_return = grade::unfinished_now();
       co_return std::vector<std::string>{winner.index() == 1 ? "timeout"
                                                              : "gather"};
     });
@@ -322,7 +300,7 @@ TEST_CASE("a gather cancelled from outside cancels its jobs and waits for "
   }
   GRADE(actual.at_return.empty(),
         fmt::format("after the gather was cancelled, {} {} still running",
-                    list(actual.at_return),
+                    grade::list(actual.at_return),
                     actual.at_return.size() == 1 ? "was" : "were"),
         actual.run, expected.run);
 }
@@ -338,8 +316,8 @@ TEST_CASE("gather_settled returns every result or error, in the order of "
   GRADE(describe(*actual.value) == describe(*expected.value),
         fmt::format("gather_settled returned {}; expected {}: one entry per "
                     "job, in order, a value or the exception it threw",
-                    list(describe(*actual.value)),
-                    list(describe(*expected.value))),
+                    grade::list(describe(*actual.value)),
+                    grade::list(describe(*expected.value))),
         actual, expected);
 }
 
@@ -396,8 +374,8 @@ TEST_CASE("the dashboard shows the user, the orders and the notifications",
             a.notifications == e.notifications,
         fmt::format("load_dashboard(7) gave user \"{}\", orders {}, "
                     "notifications {}; expected \"{}\", {}, {}",
-                    a.user, list(a.orders), list(a.notifications), e.user,
-                    list(e.orders), list(e.notifications)),
+                    a.user, grade::list(a.orders), grade::list(a.notifications), e.user,
+                    grade::list(e.orders), grade::list(e.notifications)),
         actual, expected);
 }
 

@@ -1,11 +1,6 @@
 // Lesson 04 grading: each scenario runs through your code and through the
 // reference on virtual time; a difference is explained in the lesson's words.
-#include "grading.hpp"
-
-#include "lesson.hpp"
-#define lesson04 lesson04_reference
-#include "lesson.hpp"
-#undef lesson04
+#include "sides.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -14,13 +9,7 @@
 #include <type_traits>
 #include <vector>
 
-using namespace std::chrono_literals;
-using asio::awaitable;
 using namespace asio::experimental::awaitable_operators;
-using grade::secs;
-
-namespace yours = lesson04;
-namespace reference = lesson04_reference;
 
 namespace {
 
@@ -71,18 +60,6 @@ awaitable<void> spawner(TaskGroup& group) {
   group.spawn(traced_worker("late", 300ms));
 }
 
-// The traced tasks still running right now.
-std::vector<std::string> unfinished_now() {
-  auto trace = tut::current_trace();  // unfinished() points into it
-  std::vector<std::string> names;
-  for (const auto* task : trace.unfinished()) names.push_back(task->name);
-  return names;
-}
-
-std::string list(const std::vector<std::string>& items) {
-  return fmt::format("[{}]", fmt::join(items, ", "));
-}
-
 double started_at(const tut::trace& t, const std::string& name) {
   const auto* task = t.find(name);
   return task ? task->start.count() : -1;
@@ -131,10 +108,10 @@ awaitable<void> one_fails(std::vector<std::string>& at_return) {
   try {
     co_await tut::traced("group", group.wait());
   } catch (...) {
-    at_return = unfinished_now();
+    at_return = grade::unfinished_now();
     throw;
   }
-  at_return = unfinished_now();
+  at_return = grade::unfinished_now();
 }
 
 // Task 4: "nested" runs a group of its own while "b" fails after 100 ms.
@@ -146,10 +123,10 @@ awaitable<void> nested_cancelled(std::vector<std::string>& at_return) {
   try {
     co_await tut::traced("group", group.wait());
   } catch (...) {
-    at_return = unfinished_now();
+    at_return = grade::unfinished_now();
     throw;
   }
-  at_return = unfinished_now();
+  at_return = grade::unfinished_now();
 }
 
 template <typename Scenario>
@@ -184,7 +161,7 @@ void expect_none_running(const group_run& actual, const group_run& expected,
   GRADE(actual.at_return.empty(),
         fmt::format("when {} returned, {} {} still running: a task must "
                     "never outlive its group. {}",
-                    who, list(actual.at_return),
+                    who, grade::list(actual.at_return),
                     actual.at_return.size() == 1 ? "was" : "were", advice),
         actual.run, expected.run);
 }
@@ -215,10 +192,10 @@ awaitable<void> scoped(WithTaskGroup with_task_group, Body body,
   try {
     co_await tut::traced("scope", with_task_group(body));
   } catch (...) {
-    at_return = unfinished_now();
+    at_return = grade::unfinished_now();
     throw;
   }
-  at_return = unfinished_now();
+  at_return = grade::unfinished_now();
 }
 
 }  // namespace
@@ -285,7 +262,7 @@ TEST_CASE("wait() returns when the last task ends: 100, 300 and 200 ms "
       group.spawn(traced_worker("task 2", 300ms));
       group.spawn(traced_worker("task 3", 200ms));
       co_await tut::traced("group", group.wait());
-      at_return = unfinished_now();
+      at_return = grade::unfinished_now();
     });
     return group_run{run, at_return};
   };
@@ -330,7 +307,7 @@ TEST_CASE("a task may add tasks to its own group, and wait() waits for "
       TaskGroup group(co_await asio::this_coro::executor);
       group.spawn(tut::traced("spawner", spawner(group)));
       co_await tut::traced("group", group.wait());
-      at_return = unfinished_now();
+      at_return = grade::unfinished_now();
     });
     return group_run{run, at_return};
   };
@@ -406,7 +383,7 @@ TEST_CASE("cancellation reaches nested tasks: a task waiting on a group of "
                     "co_await throw. Pass the cancellation on to the tasks, "
                     "`co_await asio::this_coro::reset_cancellation_state()`"
                     ", and keep waiting until they have ended",
-                    list(actual.at_return),
+                    grade::list(actual.at_return),
                     actual.at_return.size() == 1 ? "was" : "were"),
         actual.run, expected.run);
   expect_b_failed(actual.run, expected.run, "wait()");
@@ -424,7 +401,7 @@ TEST_CASE("a group whose wait() is cancelled from outside cancels its "
       group.spawn(traced_worker("a", 300ms));
       group.spawn(traced_worker("b", 500ms));
       co_await (tut::traced("group", group.wait()) || tut::sleep(100ms));
-      at_return = unfinished_now();
+      at_return = grade::unfinished_now();
     });
     return group_run{run, at_return};
   };
@@ -445,7 +422,7 @@ TEST_CASE("a group whose wait() is cancelled from outside cancels its "
                     "`co_await asio::this_coro::reset_cancellation_state()` "
                     "(or Asio throws at the next co_await) and keep waiting "
                     "until the tasks have ended",
-                    list(actual.at_return),
+                    grade::list(actual.at_return),
                     actual.at_return.size() == 1 ? "was" : "were"),
         actual.run, expected.run);
 }

@@ -1,11 +1,6 @@
 // Lesson 05 grading: each scenario runs through your code and through the
 // reference on virtual time; a difference is explained in the lesson's words.
-#include "grading.hpp"
-
-#include "lesson.hpp"
-#define lesson05 lesson05_reference
-#include "lesson.hpp"
-#undef lesson05
+#include "sides.hpp"
 
 #include <asio/bind_cancellation_slot.hpp>
 
@@ -15,15 +10,7 @@
 #include <string>
 #include <vector>
 
-using namespace std::chrono_literals;
 using namespace asio::experimental::awaitable_operators;
-using asio::awaitable;
-using asio::co_spawn;
-using asio::detached;
-using grade::secs;
-
-namespace yours = lesson05;
-namespace reference = lesson05_reference;
 
 namespace {
 
@@ -88,26 +75,6 @@ awaitable<void> impatient(shared<Sem> sem, std::string& what) {
   }
 }
 
-// The reference runs every scenario without an error; if it does not, the
-// scenario itself is broken, and no comparison makes sense.
-template <typename T>
-void reference_runs(const grade::outcome<T>& expected) {
-  if (expected.exception)
-    FAIL("the reference solution failed this scenario: " + expected.error);
-}
-
-std::string joined(const std::vector<std::string>& v) {
-  return fmt::format("[{}]", fmt::join(v, ", "));
-}
-
-template <typename T>
-std::string stalled(const grade::outcome<T>& run) {
-  return run.template threw<tut::deadlock_error>()
-             ? fmt::format("your run stalled at {}: {}. ", secs(run.seconds()),
-                           run.error)
-             : std::string();
-}
-
 // When the row `name` got its permit (the "permit" mark), or -1: never.
 double granted_at(const tut::trace& t, std::string_view name) {
   const auto* task = t.find(name);
@@ -162,11 +129,11 @@ TEST_CASE("a semaphore of 3 lets three tasks in; the fourth waits for a "
           "[lesson05][task1]") {
   auto actual = four_tasks_three_permits<yours::async_semaphore>();
   auto expected = four_tasks_three_permits<reference::async_semaphore>();
-  reference_runs(expected.run);
+  grade::reference_runs(expected.run);
   const auto& yt = actual.run.trace;
   const auto& rt = expected.run.trace;
   GRADE(!actual.run.threw<tut::deadlock_error>(),
-        stalled(actual.run) +
+        grade::stalled(actual.run) +
             "'holder 4' never got a permit. release() must hand the permit "
             "to the first task in line and wake it: set its `granted` and "
             "cancel its timer.",
@@ -216,7 +183,7 @@ TEST_CASE("waiters are served first come, first served, even when the "
           "[lesson05][task1]") {
   auto actual = newcomer_at_release<yours::async_semaphore>();
   auto expected = newcomer_at_release<reference::async_semaphore>();
-  reference_runs(expected.run);
+  grade::reference_runs(expected.run);
   grade::expect_no_exception(actual.run, expected.run, "the five holders");
   std::string why;
   if (!actual.order.empty() && actual.order.size() > 1 &&
@@ -240,7 +207,7 @@ TEST_CASE("waiters are served first come, first served, even when the "
   GRADE(turns(actual) == turns(expected),
         fmt::format("the permit went to {}; first come, first served gives "
                     "{}.{}",
-                    joined(turns(actual)), joined(turns(expected)), why),
+                    grade::list(turns(actual)), grade::list(turns(expected)), why),
         actual.run, expected.run);
 }
 
@@ -274,7 +241,7 @@ counted one_release_three_waiters() {
 TEST_CASE("one release wakes exactly one waiting task", "[lesson05][task1]") {
   auto actual = one_release_three_waiters<yours::async_semaphore>();
   auto expected = one_release_three_waiters<reference::async_semaphore>();
-  reference_runs(expected.run);
+  grade::reference_runs(expected.run);
   grade::expect_no_exception(actual.run, expected.run, "the three waiters");
   const auto& through = actual.available;  // tasks through, at 1, 2, 3 s
   std::string what;
@@ -337,7 +304,7 @@ TEST_CASE("a task that gives up waiting takes no permit and leaves the line",
           "[lesson05][task2]") {
   auto actual = gives_up_after_1s<yours::async_semaphore>();
   auto expected = gives_up_after_1s<reference::async_semaphore>();
-  reference_runs(expected.run);
+  grade::reference_runs(expected.run);
   GRADE(actual.impatient == expected.impatient,
         fmt::format("'holder' kept the only permit until 2 s, and the task "
                     "waiting with `acquire() || tut::sleep(1s)` {}; it "
@@ -349,7 +316,7 @@ TEST_CASE("a task that gives up waiting takes no permit and leaves the line",
                                                     : "got a permit"),
         actual.run, expected.run);
   GRADE(!actual.run.threw<tut::deadlock_error>(),
-        stalled(actual.run) +
+        grade::stalled(actual.run) +
             "'patient' never got the permit. The task that gave up at 1 s "
             "stayed in line, so release() handed the permit to a task that "
             "no longer waits and it was lost. When the wait ends without "
@@ -367,9 +334,9 @@ TEST_CASE("a task that gives up waiting takes no permit and leaves the line",
                 granted_at(expected.run.trace, "patient"),
         fmt::format("the permit went to {}, to 'patient' {}; expected {}, "
                     "to 'patient' {}",
-                    joined(actual.order),
+                    grade::list(actual.order),
                     when(granted_at(actual.run.trace, "patient")),
-                    joined(expected.order),
+                    grade::list(expected.order),
                     when(granted_at(expected.run.trace, "patient"))),
         actual.run, expected.run);
   GRADE(actual.available == expected.available,
@@ -414,10 +381,10 @@ TEST_CASE("a task cancelled just as release hands it the permit passes the "
   auto actual = cancelled_as_it_is_handed_the_permit<yours::async_semaphore>();
   auto expected =
       cancelled_as_it_is_handed_the_permit<reference::async_semaphore>();
-  reference_runs(expected.run);
+  grade::reference_runs(expected.run);
   const auto* first = actual.run.trace.find("first");
   GRADE(!actual.run.threw<tut::deadlock_error>(),
-        stalled(actual.run) +
+        grade::stalled(actual.run) +
             "'second' never got the permit. release() handed it to 'first', "
             "which was cancelled before it could run: the wait ended with "
             "`granted` set, but the task is cancelled, so it will never use "
@@ -436,8 +403,8 @@ TEST_CASE("a task cancelled just as release hands it the permit passes the "
             actual.available == expected.available,
         fmt::format("the permit went to {} and available() ends at {}; "
                     "expected {} and {}",
-                    joined(actual.order), fmt::join(actual.available, ""),
-                    joined(expected.order), fmt::join(expected.available, "")),
+                    grade::list(actual.order), fmt::join(actual.available, ""),
+                    grade::list(expected.order), fmt::join(expected.available, "")),
         actual.run, expected.run);
 }
 
@@ -473,9 +440,9 @@ TEST_CASE("a permit goes back when its holder's scope ends, even by an "
           "[lesson05][task3]") {
   auto actual = permit_through_exception<yours::async_semaphore>();
   auto expected = permit_through_exception<reference::async_semaphore>();
-  reference_runs(expected.run);
+  grade::reference_runs(expected.run);
   GRADE(!actual.run.threw<tut::deadlock_error>(),
-        stalled(actual.run) +
+        grade::stalled(actual.run) +
             "'next' never got the permit: 'failing' held it in a `permit` "
             "and threw at 1 s, and the permit never went back. The "
             "destructor of `permit` must release it.",
@@ -539,7 +506,7 @@ TEST_CASE("a permit goes back exactly once: after release(), after a move",
           "[lesson05][task3]") {
   auto actual = permits_released_once<yours::async_semaphore>();
   auto expected = permits_released_once<reference::async_semaphore>();
-  reference_runs(expected.run);
+  grade::reference_runs(expected.run);
   grade::expect_no_exception(actual.run, expected.run, "hold()");
   GRADE(actual.available == expected.available,
         fmt::format("with a semaphore of 2, available() read [{}]; it should "
@@ -614,7 +581,7 @@ TEST_CASE("100 fetches of 1 s through a limit of 10 take 10 s, 10 at a time",
           "[lesson05][task4]") {
   auto actual = run_fetch_all(yours::fetch_all, 100, 10);
   auto expected = run_fetch_all(reference::fetch_all, 100, 10);
-  reference_runs(expected);
+  grade::reference_runs(expected);
   grade::expect_no_exception(actual, expected, "fetch_all");
   auto peak = actual.trace.peak_of("fetch u");
   auto want_peak = expected.trace.peak_of("fetch u");
@@ -643,11 +610,11 @@ TEST_CASE("fetch_all returns every page in the order of the urls",
           "[lesson05][task4]") {
   auto actual = run_fetch_all(yours::fetch_all, 12, 5);
   auto expected = run_fetch_all(reference::fetch_all, 12, 5);
-  reference_runs(expected);
+  grade::reference_runs(expected);
   grade::expect_no_exception(actual, expected, "fetch_all");
   GRADE(actual.value == expected.value,
         fmt::format("fetch_all of 12 urls returned {}; expected {}",
-                    joined(*actual.value), joined(*expected.value)),
+                    grade::list(*actual.value), grade::list(*expected.value)),
         actual, expected);
 }
 
@@ -657,7 +624,7 @@ TEST_CASE("fetches that throw give their permits back: the run does not "
   // u5, u10, ... u100 fail: 20 failures, twice the limit.
   auto actual = run_fetch_all(yours::fetch_all, 100, 10, 5);
   auto expected = run_fetch_all(reference::fetch_all, 100, 10, 5);
-  reference_runs(expected);
+  grade::reference_runs(expected);
   if (actual.threw<tut::deadlock_error>()) {
     auto failed = fetches(actual.trace, tut::outcome::failed);
     FAIL(grade::explain(
@@ -678,7 +645,7 @@ TEST_CASE("fetches that throw give their permits back: the run does not "
   GRADE(actual.value == expected.value,
         fmt::format("fetch_all returned {}; expected {}: a fetch that "
                     "throws gives \"failed: <what()>\"",
-                    joined(*actual.value), joined(*expected.value)),
+                    grade::list(*actual.value), grade::list(*expected.value)),
         first_rows(actual, 21), first_rows(expected, 21));
   GRADE(actual.seconds() == expected.seconds(),
         fmt::format("with 20 of the 100 fetches failing, yours took {}; "

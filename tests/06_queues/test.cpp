@@ -1,11 +1,6 @@
 // Lesson 06 grading: each scenario runs through your code and through the
 // reference on virtual time; a difference is explained in the lesson's words.
-#include "grading.hpp"
-
-#include "lesson.hpp"
-#define lesson06 lesson06_reference
-#include "lesson.hpp"
-#undef lesson06
+#include "sides.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -16,15 +11,6 @@
 #include <string>
 #include <vector>
 
-using namespace std::chrono_literals;
-using asio::awaitable;
-using asio::co_spawn;
-using asio::detached;
-using grade::secs;
-
-namespace yours = lesson06;
-namespace reference = lesson06_reference;
-
 namespace {
 
 // Scenarios are templates over the queue type, so the same code runs
@@ -32,10 +18,6 @@ namespace {
 // shared_ptr that every task keeps, so it outlives all of them.
 template <typename Queue>
 using shared = std::shared_ptr<Queue>;
-
-std::string joined(const std::vector<std::string>& v) {
-  return fmt::format("[{}]", fmt::join(v, ", "));
-}
 
 std::string at(const std::string& what) {
   return fmt::format("{} at {}", what,
@@ -46,28 +28,12 @@ std::string shown(const std::optional<std::string>& item) {
   return item ? *item : "<end>";
 }
 
-template <typename T>
-std::string stalled(const grade::outcome<T>& run) {
-  return run.template threw<tut::deadlock_error>()
-             ? fmt::format("your run stalled at {}: {}. ", secs(run.seconds()),
-                           run.error)
-             : std::string();
-}
-
 double end_of(const tut::trace& t, std::string_view name) {
   const auto* task = t.find(name);
   return task && task->end ? task->end->count() : -1;
 }
 
 std::string when(double at) { return at < 0 ? "never" : "at " + secs(at); }
-
-// The reference runs every scenario without an error; if it does not, the
-// scenario itself is broken, and no comparison makes sense.
-template <typename T>
-void reference_runs(const grade::outcome<T>& expected) {
-  if (expected.exception)
-    FAIL("the reference solution failed this scenario: " + expected.error);
-}
 
 struct logged {
   grade::outcome<grade::nothing> run;
@@ -110,9 +76,9 @@ TEST_CASE("pop waits while the queue is empty; items come out in the order "
           "[lesson06][task1]") {
   auto actual = pop_from_empty<yours::async_queue>();
   auto expected = pop_from_empty<reference::async_queue>();
-  reference_runs(expected.run);
+  grade::reference_runs(expected.run);
   GRADE(!actual.run.threw<tut::deadlock_error>(),
-        stalled(actual.run) +
+        grade::stalled(actual.run) +
             "The consumer never got all three items: push() must put the "
             "item in the channel (async_send) and pop() take it out "
             "(async_receive).",
@@ -122,7 +88,7 @@ TEST_CASE("pop waits while the queue is empty; items come out in the order "
         fmt::format("the consumer popped {}; it should pop {}. pop() waits "
                     "while the queue is empty, and hands out the items "
                     "first in, first out",
-                    joined(actual.log), joined(expected.log)),
+                    grade::list(actual.log), grade::list(expected.log)),
         actual.run, expected.run);
 }
 
@@ -180,7 +146,7 @@ TEST_CASE("push waits while the queue is full: a fast producer is held to "
           "[lesson06][task1]") {
   auto actual = fast_producer_slow_consumer<yours::async_queue>();
   auto expected = fast_producer_slow_consumer<reference::async_queue>();
-  reference_runs(expected.run);
+  grade::reference_runs(expected.run);
   grade::expect_no_exception(actual.run, expected.run, "push and pop");
   auto done = end_of(actual.run.trace, "producer");
   auto want = end_of(expected.run.trace, "producer");
@@ -227,14 +193,14 @@ TEST_CASE("close lets every item already in the queue out before the end of "
           "[lesson06][task2]") {
   auto actual = close_a_full_queue<yours::async_queue>();
   auto expected = close_a_full_queue<reference::async_queue>();
-  reference_runs(expected.run);
+  grade::reference_runs(expected.run);
   GRADE(!actual.run.threw<tut::deadlock_error>(),
-        stalled(actual.run) +
+        grade::stalled(actual.run) +
             fmt::format("Popped {} before the run stalled: a pop() after "
                         "the end of the stream waited forever. Every pop() "
                         "after the end gives std::nullopt again: the pop "
                         "that takes the end puts it back (try_send).",
-                        joined(actual.log)),
+                        grade::list(actual.log)),
         actual.run, expected.run);
   grade::expect_no_exception(actual.run, expected.run,
                              "push, close and pop");
@@ -249,7 +215,7 @@ TEST_CASE("close lets every item already in the queue out before the end of "
   GRADE(actual.log == expected.log,
         fmt::format("pushed a, b and c, closed, then popped five times: {}; "
                     "expected {}.{}",
-                    joined(actual.log), joined(expected.log), lost),
+                    grade::list(actual.log), grade::list(expected.log), lost),
         actual.run, expected.run);
 }
 
@@ -300,9 +266,9 @@ TEST_CASE("every consumer sees the end of the stream, also those already "
           "[lesson06][task2]") {
   auto actual = three_consumers<yours::async_queue>();
   auto expected = three_consumers<reference::async_queue>();
-  reference_runs(expected.run);
+  grade::reference_runs(expected.run);
   GRADE(!actual.run.threw<tut::deadlock_error>(),
-        stalled(actual.run) +
+        grade::stalled(actual.run) +
             fmt::format("Only {} of the 3 consumers saw the end of the "
                         "stream; the others waited forever on an empty "
                         "queue. The end of the stream is one message: the "
@@ -321,8 +287,8 @@ TEST_CASE("every consumer sees the end of the stream, also those already "
         fmt::format("the consumers took {} and {} of 3 exited, the last {}; "
                     "expected {}, all 3 exiting {}, when the queue is "
                     "closed",
-                    joined(actual.items), actual.exited,
-                    when(actual.run.seconds()), joined(expected.items),
+                    grade::list(actual.items), actual.exited,
+                    when(actual.run.seconds()), grade::list(expected.items),
                     when(expected.run.seconds())),
         actual.run, expected.run);
 }
@@ -369,11 +335,11 @@ TEST_CASE("join waits until every item has been marked done, and wakes "
           "[lesson06][task3]") {
   auto actual = two_joiners<yours::async_queue>();
   auto expected = two_joiners<reference::async_queue>();
-  reference_runs(expected.run);
+  grade::reference_runs(expected.run);
   const auto& yt = actual.run.trace;
   const auto& rt = expected.run.trace;
   GRADE(!actual.run.threw<tut::deadlock_error>(),
-        stalled(actual.run) +
+        grade::stalled(actual.run) +
             "join() never returned, although the consumer marked all 3 "
             "items done by 3 s. The task_done() that brings the count to 0 "
             "must wake every join(): cancel the all_done timer.",
@@ -426,9 +392,9 @@ TEST_CASE("join returns at once when nothing is unfinished; one task_done "
           "[lesson06][task3]") {
   auto actual = nothing_unfinished<yours::async_queue>();
   auto expected = nothing_unfinished<reference::async_queue>();
-  reference_runs(expected.run);
+  grade::reference_runs(expected.run);
   GRADE(!actual.run.threw<tut::deadlock_error>(),
-        stalled(actual.run) +
+        grade::stalled(actual.run) +
             "join() waited although no item was unfinished: it waits only "
             "while the count of unfinished items is above 0.",
         actual.run, expected.run);
@@ -437,7 +403,7 @@ TEST_CASE("join returns at once when nothing is unfinished; one task_done "
         fmt::format("{}; expected {}. task_done() for an item that was never "
                     "pushed is a bug in the consumer: throw "
                     "std::logic_error (asyncio raises ValueError)",
-                    joined(actual.log), joined(expected.log)),
+                    grade::list(actual.log), grade::list(expected.log)),
         actual.run, expected.run);
 }
 
@@ -505,7 +471,7 @@ TEST_CASE("3 producers of 5 items and 2 consumers: every item is handled "
           "[lesson06][task4]") {
   auto actual = pipeline(yours::run_pipeline, 2, 2);
   auto expected = pipeline(reference::run_pipeline, 2, 2);
-  reference_runs(expected);
+  grade::reference_runs(expected);
   expect_pipeline_ends(actual, expected);
   std::map<std::string, int> seen;
   for (const auto& item : *actual.value) ++seen[item];
@@ -519,12 +485,12 @@ TEST_CASE("3 producers of 5 items and 2 consumers: every item is handled "
                     "channel::close() throws away what is in the channel; "
                     "the end of the stream must come out after the items.",
                     lost.size(), lost.size() == 1 ? "was" : "were",
-                    joined(lost)),
+                    grade::list(lost)),
         actual, expected);
   GRADE(twice.empty() && actual.value->size() == 15,
         fmt::format("the consumers handled {} items, {} more than once; "
                     "each of the 15 should be handled exactly once",
-                    actual.value->size(), joined(twice)),
+                    actual.value->size(), grade::list(twice)),
         actual, expected);
 }
 
@@ -540,7 +506,7 @@ TEST_CASE("throughput scales with the consumers: 1, 3 and 5 consumers",
   for (const auto& c : cases) {
     auto actual = pipeline(yours::run_pipeline, c.consumers, 2);
     auto expected = pipeline(reference::run_pipeline, c.consumers, 2);
-    reference_runs(expected);
+    grade::reference_runs(expected);
     INFO(c.msg);
     expect_pipeline_ends(actual, expected);
     GRADE(actual.seconds() == expected.seconds(),
@@ -558,7 +524,7 @@ TEST_CASE("the pipeline ends: once the producers are done, every consumer "
           "[lesson06][task4]") {
   auto actual = pipeline(yours::run_pipeline, 3, 2);
   auto expected = pipeline(reference::run_pipeline, 3, 2);
-  reference_runs(expected);
+  grade::reference_runs(expected);
   expect_pipeline_ends(actual, expected);
   std::vector<std::string> running;
   for (const auto& task : actual.trace.tasks)
@@ -566,7 +532,7 @@ TEST_CASE("the pipeline ends: once the producers are done, every consumer "
   GRADE(running.empty(),
         fmt::format("{} did not end well; every producer and consumer "
                     "should be done",
-                    joined(running)),
+                    grade::list(running)),
         actual, expected);
 }
 
@@ -575,7 +541,7 @@ TEST_CASE("producers feel backpressure: with room for 2 items they finish "
           "[lesson06][task4]") {
   auto actual = pipeline(yours::run_pipeline, 1, 2);
   auto expected = pipeline(reference::run_pipeline, 1, 2);
-  reference_runs(expected);
+  grade::reference_runs(expected);
   expect_pipeline_ends(actual, expected);
   auto last_producer = [](const tut::trace& t) {
     double at = -1;

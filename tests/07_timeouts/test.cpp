@@ -1,24 +1,12 @@
 // Lesson 07 grading: each scenario runs through your code and through the
 // reference on virtual time; a difference is explained in the lesson's words.
-#include "grading.hpp"
-
-#include "lesson.hpp"
-#define lesson07 lesson07_reference
-#include "lesson.hpp"
-#undef lesson07
+#include "sides.hpp"
 
 #include <chrono>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
-
-using namespace std::chrono_literals;
-using asio::awaitable;
-using grade::secs;
-
-namespace yours = lesson07;
-namespace reference = lesson07_reference;
 
 namespace {
 

@@ -4,12 +4,7 @@
 // by what was seen, never by a stopwatch: which thread ran the work, and
 // how many times the loop's lag monitor ticked while the work held its
 // thread (none at all means the work held the loop).
-#include "grading.hpp"
-
-#include "lesson.hpp"
-#define lesson08 lesson08_reference
-#include "lesson.hpp"
-#undef lesson08
+#include "sides.hpp"
 
 #include <httplib.h>
 
@@ -24,15 +19,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-using namespace std::chrono_literals;
-using asio::awaitable;
-using asio::co_spawn;
-using asio::detached;
-using grade::secs;
-
-namespace yours = lesson08;
-namespace reference = lesson08_reference;
 
 namespace {
 

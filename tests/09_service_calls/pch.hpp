@@ -4,8 +4,8 @@
 
 #include <httplib.h>
 
-#include "dashboard.hpp"
-#include "wire.hpp"
+#include "given/dashboard.hpp"
+#include "given/wire.hpp"
 
 #ifdef __clang__  // only clang keeps the code (ASYNCLINGS_PCH_CODEGEN)
 // What the lesson's client awaits, instantiated here once (see

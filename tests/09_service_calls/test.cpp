@@ -2,29 +2,18 @@
 // and runs your code, then the reference, against them on the real clock.
 // Overlap is judged by what the services saw (requests in flight at once,
 // connections, arrival order), never by how long a run took.
-#include "grading.hpp"
+#include "sides.hpp"
 
 #include "fake_services.hpp"
-
-#include "lesson.hpp"
-#define lesson09 lesson09_reference
-#include "lesson.hpp"
-#undef lesson09
 
 #include <chrono>
 #include <optional>
 #include <string>
 #include <vector>
 
-using namespace std::chrono_literals;
-using asio::awaitable;
 using namespace asio::experimental::awaitable_operators;
 using fake::ms;
 using fake::route;
-using grade::secs;
-
-namespace yours = lesson09;
-namespace reference = lesson09_reference;
 
 namespace {
 

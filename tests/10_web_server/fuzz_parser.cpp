@@ -13,7 +13,7 @@
 //     never complete with a different length; a prefix of an error is an
 //     error or incomplete; bytes after a complete request change nothing;
 //   - errors carry one of the statuses the server answers with.
-#include "http.hpp"
+#include "given/http.hpp"
 
 #include <charconv>
 #include <cstdint>

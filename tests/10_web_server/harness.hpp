@@ -11,7 +11,7 @@
 #pragma once
 
 #include "grading.hpp"
-#include "web.hpp"
+#include "given/web.hpp"
 
 #include <asio.hpp>
 #include <asio/experimental/as_tuple.hpp>

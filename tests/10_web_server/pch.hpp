@@ -7,7 +7,7 @@
 #include <asio/signal_set.hpp>
 #include <asio/thread_pool.hpp>
 
-#include "web.hpp"
+#include "given/web.hpp"
 
 #ifdef __clang__  // only clang keeps the code (ASYNCLINGS_PCH_CODEGEN)
 // What the server awaits, instantiated here once (see tut/pch.hpp).

@@ -4,13 +4,8 @@
 // connection was closed) and the server's own counters (requests in flight
 // at once, jobs done), never a stopwatch. When the loop was held, the lag
 // monitor on your server's loop says for how long.
-#include "grading.hpp"
+#include "sides.hpp"
 #include "harness.hpp"
-
-#include "lesson.hpp"
-#define lesson10 lesson10_reference
-#include "lesson.hpp"
-#undef lesson10
 
 #include <chrono>
 #include <cmath>
@@ -19,16 +14,8 @@
 #include <string>
 #include <vector>
 
-using namespace std::chrono_literals;
 using namespace harness;
-using asio::awaitable;
-using asio::co_spawn;
-using asio::detached;
 using grade::run_real;
-using grade::secs;
-
-namespace yours = lesson10;
-namespace reference = lesson10_reference;
 
 namespace {
 

@@ -63,6 +63,13 @@ std::string describe_exception(const std::exception_ptr& e) {
   }
 }
 
+std::vector<std::string> unfinished_now() {
+  auto trace = tut::current_trace();  // unfinished() points into it
+  std::vector<std::string> names;
+  for (const auto* task : trace.unfinished()) names.push_back(task->name);
+  return names;
+}
+
 std::string secs(double s) {
   if (std::abs(s) < 1 && s != 0) return fmt::format("{:g} ms", std::round(s * 1e4) / 10);
   return fmt::format("{:g} s", std::round(s * 1000) / 1000);

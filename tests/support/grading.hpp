@@ -5,14 +5,20 @@
 
 #include "tut/tut.hpp"
 
+#include <asio/bind_cancellation_slot.hpp>
+#include <asio/cancellation_signal.hpp>
+#include <asio/experimental/as_tuple.hpp>
+
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
 
 #include <exception>
+#include <memory>
 #include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 namespace grade {
 
@@ -107,6 +113,115 @@ void expect_no_exception(const outcome<A>& yours, const outcome<B>& reference,
     FAIL(explain(fmt::format("{} threw {}: {}", doing, yours.error_type,
                              yours.error),
                  yours.trace, reference.trace));
+}
+
+// ---- Shared by the lessons' tests ------------------------------------------
+
+// "[a, b, c]": a list as a message shows it.
+template <typename Range>
+std::string list(const Range& items) {
+  return fmt::format("[{}]", fmt::join(items, ", "));
+}
+
+// The names of the traced tasks that have started and not ended yet, in
+// the current run: what was still running at the moment it is called.
+std::vector<std::string> unfinished_now();
+
+// "your run stalled at 1.2 s: deadlock: ... . " when the run ended in a
+// deadlock (nothing could run, no timer was pending), else "".
+template <typename T>
+std::string stalled(const outcome<T>& run) {
+  return run.template threw<tut::deadlock_error>()
+             ? fmt::format("your run stalled at {}: {}. ", secs(run.seconds()),
+                           run.error)
+             : std::string();
+}
+
+// The reference must pass every scenario it is compared with; if it does
+// not, the test is wrong, not the learner.
+template <typename T>
+void reference_runs(const outcome<T>& expected) {
+  if (expected.exception)
+    FAIL("the reference solution failed this scenario: " + expected.error);
+}
+
+// How an operation that was cancelled while it waited came out.
+template <typename T>
+struct cancelled_run {
+  std::optional<T> value;        // it returned (it should not have)
+  std::exception_ptr exception;  // it threw: which, below
+  bool aborted = false;          // ... asio::error::operation_aborted
+  std::string error;             // what() of any other exception
+  tut::seconds ended_at{-1};     // loop time when it ended; -1: never
+  bool ended() const { return ended_at.count() >= 0; }
+};
+
+// Runs `work` as a task of its own whose cancellation slot is bound to a
+// cancellation signal (as co_spawn's token, the way gather, task groups
+// and `||` reach an operation), emits `type` on the signal after `after`
+// of loop time, and reports how `work` ended. This is cancellation *while
+// it waits*, at exactly that moment: not the `||` operator's, which also
+// cancels, but may hide an operation that ignores it.
+template <typename T>
+asio::awaitable<cancelled_run<T>> cancel_after(
+    asio::awaitable<T> work, tut::clock::duration after,
+    asio::cancellation_type type = asio::cancellation_type::terminal) {
+  auto ex = co_await asio::this_coro::executor;
+  auto out = std::make_shared<cancelled_run<T>>();
+  auto signal = std::make_shared<asio::cancellation_signal>();
+  auto done = std::make_shared<tut::timer>(ex, tut::clock::time_point::max());
+  auto finish = [out, done](std::exception_ptr e) {
+    out->ended_at = tut::seconds(tut::now().time_since_epoch());
+    out->exception = e;
+    if (e) {
+      try {
+        std::rethrow_exception(e);
+      } catch (const asio::system_error& se) {
+        out->aborted = se.code() == asio::error::operation_aborted;
+        out->error = se.what();
+      } catch (const std::exception& other) {
+        out->error = other.what();
+      } catch (...) {
+        out->error = "unknown exception";
+      }
+    }
+    done->cancel();
+  };
+  if constexpr (std::is_void_v<T>) {
+    asio::co_spawn(ex, std::move(work),
+                   asio::bind_cancellation_slot(signal->slot(),
+                                                [finish](std::exception_ptr e) {
+                                                  finish(e);
+                                                }));
+  } else {
+    asio::co_spawn(ex, std::move(work),
+                   asio::bind_cancellation_slot(
+                       signal->slot(), [out, finish](std::exception_ptr e, T v) {
+                         if (!e) out->value.emplace(std::move(v));
+                         finish(e);
+                       }));
+  }
+  tut::timer fire(ex, after);
+  co_await fire.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+  if (!out->ended()) signal->emit(type);
+  if (!out->ended())
+    co_await done->async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+  co_return *out;
+}
+
+// What a cancelled run did, in words: "returned 3", "threw
+// std::runtime_error: ...", "ended with operation_aborted", "never ended".
+template <typename T>
+std::string how_it_ended(const cancelled_run<T>& r) {
+  if (!r.ended()) return "never ended";
+  if (r.aborted)
+    return fmt::format("ended with operation_aborted at {}", secs(r.ended_at.count()));
+  if (r.exception)
+    return fmt::format("threw {}: {}", type_name(r.exception), r.error);
+  if constexpr (fmt::is_formattable<T>::value)
+    return fmt::format("returned {}", *r.value);
+  else
+    return "returned a value";
 }
 
 }  // namespace grade

@@ -6,7 +6,7 @@
 // your code (namespace lesson10) and once for the reference, renamed to
 // lesson10_reference, so both can run side by side.
 #include "tut/tut.hpp"
-#include "web.hpp"
+#include "given/web.hpp"
 
 namespace lesson10 {
 

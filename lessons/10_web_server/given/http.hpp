@@ -1,7 +1,7 @@
 // Lesson 10, given: HTTP/1.1 as pure functions over bytes. The request
 // parser, the router and the response writer take text and give text: no
 // sockets, no coroutines, no allocation while parsing. That makes them easy
-// to test and to fuzz (tests/10_web_server/fuzz_parser.cpp), and it keeps
+// to test and to fuzz (the course fuzzes it: scripts/fuzz), and it keeps
 // the lesson's exercise about the async parts.
 //
 //   auto r = http::parse_request(buffer, limits);

@@ -15,8 +15,8 @@
 //                         malformed status line, a bad chunk size, a body
 //                         cut short) and names host:port
 #include "tut/tut.hpp"
-#include "dashboard.hpp"
-#include "wire.hpp"
+#include "given/dashboard.hpp"
+#include "given/wire.hpp"
 
 #include <cstddef>
 #include <map>

@@ -10,6 +10,8 @@
 
 #include "lesson.hpp"
 
+#include "common/to_thread.hpp"
+
 #include <asio/bind_cancellation_slot.hpp>
 #include <asio/experimental/channel.hpp>
 #include <asio/thread_pool.hpp>
@@ -90,18 +92,9 @@ awaitable<http::response> dispatch(server& srv, connection& c,
 
 // ---- Blocking work and the endpoints' helpers -----------------------------
 
-// Lesson 08's to_thread: runs `work()` on a pool thread; the coroutine
-// waits for its result (or exception) without holding the loop.
-template <typename F>
-awaitable<std::invoke_result_t<F&>> call(F work) {
-  co_return work();
-}
-template <typename F>
-awaitable<std::invoke_result_t<F&>> to_thread(asio::thread_pool& pool,
-                                              F work) {
-  co_return co_await asio::co_spawn(pool, call(std::move(work)),
-                                    asio::use_awaitable);
-}
+// Lesson 08's to_thread (lessons/common/to_thread.hpp): runs `work()` on a
+// pool thread; the coroutine waits for its result without holding the loop.
+using common::to_thread;
 
 // Blocking. Saves `data` as `path` the safe way: into a temporary file
 // beside it, flushed to the disk, then renamed over `path`. A rename is
