@@ -293,12 +293,17 @@ def render_svg(trace, uid, span=None, names_w=None, standalone=False):
         end = t["end"] if ended else trace.get("elapsed", span)
         outcome = t.get("outcome", "running") if ended else "running"
         duration = (end - start) if ended else None
+        # When it ended, and how long it ran when it did not start at 0
+        # (the terminal's timelines say the same).
+        when = fmt_seconds(end) if ended else ""
+        if ended and start > 0 and duration != end:
+            when += f" · ran {fmt_seconds(duration)}"
         if outcome == "done":
-            label = f"done {fmt_seconds(duration)}"
+            label = f"ended {when}"
         elif outcome == "failed":
-            label = f"failed after {fmt_seconds(duration)}"
+            label = f"failed {when}"
         elif outcome == "cancelled":
-            label = f"cancelled after {fmt_seconds(duration)}"
+            label = f"cancelled {when}"
         else:
             label = "still running"
         tip = f'{t["name"]}: {label}, from {fmt_seconds(start)} to {fmt_seconds(end)}'

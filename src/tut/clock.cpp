@@ -18,6 +18,7 @@ constexpr rep no_deadline = std::numeric_limits<rep>::max();
 std::atomic<bool> virtual_mode{false};
 std::atomic<rep> virtual_now{0};
 std::atomic<rep> earliest_deadline{no_deadline};
+std::atomic<std::size_t> yield_count{0};
 
 }  // namespace
 
@@ -45,11 +46,16 @@ clock::duration wait_traits::to_wait_duration(const clock::time_point& t) {
 }
 
 asio::awaitable<void> sleep(clock::duration d) {
+  if (d <= clock::duration::zero()) {
+    // asyncio.sleep(0) is a yield; a zero timer would be one too, later.
+    yield_count.fetch_add(1, std::memory_order_relaxed);
+  }
   timer t(co_await asio::this_coro::executor, d);
   co_await t.async_wait(asio::use_awaitable);
 }
 
 asio::awaitable<void> yield() {
+  yield_count.fetch_add(1, std::memory_order_relaxed);
   co_await asio::post(co_await asio::this_coro::executor,
                       asio::use_awaitable);
 }
@@ -86,6 +92,8 @@ void reset_pending_deadline() noexcept { earliest_deadline.store(no_deadline); }
 clock::time_point pending_deadline() noexcept {
   return clock::time_point{clock::duration{earliest_deadline.load()}};
 }
+
+std::size_t yields() noexcept { return yield_count.load(std::memory_order_relaxed); }
 
 void advance_to(clock::time_point t) noexcept {
   if (t.time_since_epoch().count() > virtual_now.load())

@@ -66,6 +66,9 @@ namespace detail {
 void reset_pending_deadline() noexcept;
 clock::time_point pending_deadline() noexcept;
 void advance_to(clock::time_point t) noexcept;
+// tut::yield() (and sleep(0)) calls so far: the virtual driver tells a task
+// that polls from one that works by them.
+std::size_t yields() noexcept;
 }  // namespace detail
 
 }  // namespace tut

@@ -43,10 +43,35 @@ bool held_the_loop(std::chrono::nanoseconds took, const thread_usage& before) {
   return after.cpu - before.cpu > block_threshold || after.waits > before.waits;
 }
 
+// Polling. Tasks that yield in a loop (`while (!done) co_await
+// tut::yield();`), or post to themselves, keep the loop busy at one instant
+// of virtual time. In real time the clock goes on meanwhile and the next
+// timer fires; here it would stand still for ever. So after this many
+// yields, or this many handlers of any kind, at one instant, while a timer
+// is due later, the clock moves on to that timer, as real time would have.
+constexpr std::size_t poll_yields = 1000;
+constexpr std::size_t poll_handlers = 200'000;
+// With no timer to move on to, the tasks poll for something that can never
+// happen: after this many handlers at one instant, that is said.
+constexpr std::size_t spin_limit = 5'000'000;
+
 void drive_virtual(asio::io_context& ctx) {
   using steady = std::chrono::steady_clock;
   const auto start = clock::now();
   int idle_spins = 0;
+  // How long the loop has stood at the instant `here`.
+  auto here = clock::now();
+  std::size_t handlers_here = 0;
+  std::size_t yields_base = yields();
+  // A polling check asked for fresh deadlines at this many handlers.
+  std::size_t checking_since = 0;
+  bool checking = false;
+  auto moved_to = [&](clock::time_point t) {
+    here = t;
+    handlers_here = 0;
+    yields_base = yields();
+    checking = false;
+  };
   for (;;) {
     reset_pending_deadline();
     std::size_t ran = 0;
@@ -64,6 +89,37 @@ void drive_virtual(asio::io_context& ctx) {
       }
       if (n == 0) break;
       ran += n;
+      if (clock::now() != here) moved_to(clock::now());
+      handlers_here += n;
+      if (!checking && (yields() - yields_base >= poll_yields || handlers_here >= poll_handlers)) {
+        // Polling, it seems. The deadlines Asio reports come as the reactor
+        // runs between handlers: forget the old ones, look after a few more.
+        reset_pending_deadline();
+        checking = true;
+        checking_since = handlers_here;
+      } else if (checking && handlers_here - checking_since >= 256) {
+        auto next = pending_deadline();
+        if (next > here && next - here <= never) {
+          if (next - start > virtual_limit)
+            throw time_limit_error(fmt::format(
+                "still running after {} h of loop time; {}",
+                std::chrono::duration_cast<std::chrono::hours>(virtual_limit).count(),
+                describe_waiting(current_trace())));
+          advance_to(next);
+          note_polled();
+          moved_to(next);
+        } else if (handlers_here >= spin_limit) {
+          throw time_limit_error(fmt::format(
+              "the loop ran {} handlers at one moment ({:g} s) with no timer to wait for: "
+              "tasks that poll (yield or post in a loop) for something that never "
+              "happens; {}",
+              handlers_here, std::chrono::duration<double>(here - start).count(),
+              describe_waiting(current_trace())));
+        } else {
+          checking = false;  // look again after the next stretch
+          yields_base = yields();
+        }
+      }
     }
     if (ctx.stopped()) return;
     if (ran > 0) {
@@ -82,6 +138,7 @@ void drive_virtual(asio::io_context& ctx) {
             std::chrono::duration_cast<std::chrono::hours>(virtual_limit).count(),
             describe_waiting(current_trace())));
       advance_to(next);
+      moved_to(next);
       idle_spins = 0;
     } else if (++idle_spins > 1000) {
       // A deadline that has passed but whose timer never fires.

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
+#include <utility>
 
 namespace tut {
 namespace {
@@ -136,6 +137,12 @@ void task_end(std::size_t id, outcome o, std::string error) {
   r.running--;
 }
 
+void note_polled() {
+  auto& r = rec();
+  std::lock_guard lock(r.mutex);
+  ++r.current.polls;
+}
+
 void note_blocked(clock::duration d) {
   auto& r = rec();
   std::lock_guard lock(r.mutex);
@@ -194,17 +201,56 @@ std::string format_seconds(double s) {
   return fmt::format("{:g}s", std::round(s * 1e3) / 1e3);
 }
 
+// When the task ended, and (when it did not start at 0) how long it ran:
+// "ended 6s · ran 3s" for a wait of 3 s that started at 3 s.
 std::string describe_end(const task_record& t) {
-  double d = (t.end ? *t.end - t.start : seconds{0}).count();
+  if (t.result == outcome::running || !t.end) return "still running";
+  double end = t.end->count();
+  double ran = (*t.end - t.start).count();
+  std::string when = format_seconds(end);
+  if (t.start.count() > 0 && ran != end) when += " \u00b7 ran " + format_seconds(ran);
   switch (t.result) {
-    case outcome::done: return fmt::format("done {}", format_seconds(d));
-    case outcome::failed:
-      return fmt::format("failed after {}: {}", format_seconds(d), t.error);
-    case outcome::cancelled:
-      return fmt::format("cancelled after {}", format_seconds(d));
-    case outcome::running: return "still running";
+    case outcome::done: return "ended " + when;
+    case outcome::failed: return fmt::format("failed {}: {}", when, t.error);
+    case outcome::cancelled: return "cancelled " + when;
+    case outcome::running: break;
   }
   return {};
+}
+
+// The most tasks running at one moment, and which they were (the first
+// such moment), so that the count can be checked against the rows.
+std::pair<std::size_t, std::vector<std::string>> peak_tasks(const trace& t) {
+  struct edge {
+    double at;
+    int step;
+    std::size_t task;
+  };
+  std::vector<edge> edges;
+  for (std::size_t i = 0; i < t.tasks.size(); ++i) {
+    const auto& task = t.tasks[i];
+    if (task.end && *task.end == task.start) continue;  // a mark, not a run
+    edges.push_back({task.start.count(), +1, i});
+    edges.push_back({task.end ? task.end->count() : t.elapsed.count() + 1, -1, i});
+  }
+  // At equal times ends come first: a slot freed, then reused.
+  std::sort(edges.begin(), edges.end(), [](const edge& a, const edge& b) {
+    return a.at != b.at ? a.at < b.at : a.step < b.step;
+  });
+  std::vector<bool> running(t.tasks.size(), false);
+  std::size_t now = 0, best = 0;
+  std::vector<std::string> names;
+  for (const auto& e : edges) {
+    running[e.task] = e.step > 0;
+    now += e.step;
+    if (now > best) {
+      best = now;
+      names.clear();
+      for (std::size_t i = 0; i < running.size(); ++i)
+        if (running[i]) names.push_back(t.tasks[i].name);
+    }
+  }
+  return {best, names};
 }
 
 // UTF-8 cells: each column is one glyph.
@@ -293,10 +339,20 @@ std::string render_timeline(const trace& t, const timeline_options& o) {
     for (int c = 0; c <= last; ++c) row += cells[c];
     out += row + "\n";
   }
-  out += fmt::format("{:>{}}  total {}, peak {} running at once", "", name_width - 1,
-                     format_seconds(t.elapsed.count()), t.peak);
+  auto [peak, at_peak] = peak_tasks(t);
+  out += fmt::format("{:>{}}  total {}", "", name_width - 1, format_seconds(t.elapsed.count()));
+  if (peak > 1) {
+    std::string names;
+    for (std::size_t i = 0; i < at_peak.size() && i < 4; ++i)
+      names += (i ? ", " : "") + at_peak[i];
+    if (at_peak.size() > 4) names += ", ...";
+    out += fmt::format(" \u00b7 at most {} rows at once ({})", peak, names);
+  }
+  if (t.polls)
+    out += fmt::format(" \u00b7 polled: the clock moved on {} time{} while tasks only "
+                       "yielded", t.polls, t.polls == 1 ? "" : "s");
   if (!t.blocks.empty())
-    out += fmt::format(", loop blocked {} time{} (longest {})", t.blocks.size(),
+    out += fmt::format(" \u00b7 loop blocked {} time{} (longest {})", t.blocks.size(),
                        t.blocks.size() == 1 ? "" : "s",
                        format_seconds(t.longest_block().count()));
   out += "\n";

@@ -47,6 +47,10 @@ struct trace {
   std::vector<loop_block> blocks;
   std::size_t peak = 0;  // most tasks running at the same moment
   seconds elapsed{0};    // loop time from start to the end of the run
+  // Virtual time only: how often the loop did nothing but poll (tasks
+  // yielding in a loop) while a timer was due later, so that the clock
+  // moved on to that timer, as real time would have while they spun.
+  std::size_t polls = 0;
 
   // Pointers into this trace: only on a trace that outlives them (not on
   // the temporary `tut::current_trace()` returns: that does not compile).
@@ -82,6 +86,7 @@ namespace detail {
 std::size_t task_begin(std::string name);
 void task_end(std::size_t id, outcome o, std::string error = {});
 void note_blocked(clock::duration d);
+void note_polled();
 void begin_run();
 void end_run();
 }  // namespace detail

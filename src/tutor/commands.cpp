@@ -1,248 +1,237 @@
 #include "commands.hpp"
 
-#include "grade.hpp"
+#include "build.hpp"
 #include "process.hpp"
-#include "state.hpp"
 
-#include <fmt/chrono.h>
 #include <fmt/format.h>
 
 #include <chrono>
 #include <cstdio>
-#include <ctime>
-#include <fstream>
 #include <iostream>
 
 namespace tutor {
 namespace {
+
+using namespace std::chrono_literals;
 
 void print(const std::string& s) {
   std::fwrite(s.data(), 1, s.size(), stdout);
   std::fflush(stdout);
 }
 
-std::string header(const term& t, const project& p, std::size_t i) {
-  const auto& l = p.lessons.lessons[i];
-  return fmt::format("{} {}\n", t.bold(fmt::format("Lesson {} \u00b7 {}", l.number, l.title)),
-                     t.dim(fmt::format("({} of {})", i + 1, p.lessons.lessons.size())));
-}
+void error(const std::string& s) { fmt::print(stderr, "error: {}\n", s); }
 
 }  // namespace
 
-progress record_verdict(const project& p, const lesson& l, const verdict& v) {
-  auto s = load_progress(p);
-  if (v.passed())
-    s.done.insert(l.dir);
-  else if (v.kind == verdict_kind::failed || v.kind == verdict_kind::compile_error)
-    s.done.erase(l.dir);
-  save_progress(p, s);
-  return s;
+// ---- Actions -------------------------------------------------------------------
+
+std::string lesson_header(const term& t, const course& c, std::size_t i) {
+  const auto& l = c.at(i);
+  return fmt::format("{} {}", t.bold(fmt::format("Lesson {} \u00b7 {}", l.number, l.title)),
+                     t.dim(fmt::format("({} of {})", i + 1, c.lessons().size())));
 }
 
-std::optional<std::size_t> pick_lesson(context& c, const std::optional<std::string>& which) {
-  if (!which || which->empty()) {
-    auto s = load_progress(c.proj);
-    if (!s.current.empty())
-      if (auto i = c.proj.lessons.find(s.current)) return i;
-    return s.first_unfinished(c.proj.lessons);
+std::string lesson_files(const term& t, const course& c, std::size_t i) {
+  const auto& l = c.at(i);
+  return fmt::format("Edit   {}\nRead   {}\n", t.cyan(display_path(c.proj().exercise(l))),
+                     display_path(c.proj().readme(l)));
+}
+
+asio::awaitable<verdict> grade_and_record(course& c, std::size_t i, grade_options o) {
+  auto v = co_await grade_lesson(c.proj(), c.at(i), o);
+  if (o.what == side::exercise()) c.record(i, v);
+  co_return v;
+}
+
+asio::awaitable<std::size_t> check_every_lesson(
+    course& c, int columns, std::function<void(std::size_t, const verdict&)> each) {
+  // One build for all first: lessons that do not compile are graded one by
+  // one below, so their errors are reported against their own file.
+  std::vector<std::string> targets;
+  for (const auto& l : c.lessons()) targets.push_back(c.proj().test_target(l, side::exercise()));
+  co_await build_targets(c.proj(), targets, 20min);
+  std::size_t passed = 0;
+  for (std::size_t i = 0; i < c.lessons().size(); ++i) {
+    grade_options o;
+    o.columns = columns;
+    auto v = co_await grade_and_record(c, i, o);
+    passed += v.passed();
+    each(i, v);
   }
-  auto i = c.proj.lessons.find(*which);
+  co_return passed;
+}
+
+asio::awaitable<std::optional<std::string>> build_demo(const course& c, std::size_t i,
+                                                       const side& s) {
+  const auto& l = c.at(i);
+  std::vector<std::string> targets{c.proj().demo_target(l, s)};
+  auto built = co_await build_targets(c.proj(), std::move(targets), 5min);
+  if (built.ok()) co_return std::nullopt;
+  co_return trim_diagnostics(built.output, c.proj().source(l, s));
+}
+
+std::vector<std::string> every_lesson_target(const course& c) {
+  std::vector<std::string> targets;
+  for (const auto& l : c.lessons()) {
+    targets.push_back(c.proj().test_target(l, side::exercise()));
+    targets.push_back(c.proj().demo_target(l, side::exercise()));
+  }
+  return targets;
+}
+
+// ---- Commands ------------------------------------------------------------------
+
+asio::awaitable<int> cmd_check(course& c, const term& t, std::optional<std::string> which,
+                               bool full) {
+  std::string why;
+  auto i = c.find(which, &why);
   if (!i) {
-    std::string names;
-    for (const auto& l : c.proj.lessons.lessons) names += " " + l.number;
-    fmt::print(stderr, "error: no lesson '{}'. Lessons:{}\n", *which, names);
+    error(why);
+    co_return 2;
   }
-  return i;
-}
-
-asio::awaitable<int> cmd_check(context& c, std::optional<std::string> which, bool full) {
-  auto i = pick_lesson(c, which);
-  if (!i) co_return 2;
-  const auto& l = c.proj.lessons.lessons[*i];
-  print(header(c.out, c.proj, *i));
-  print(c.out.dim("building and grading " + display_path(c.proj.exercise(l)) + " ...") + "\n");
-  auto v = co_await grade_lesson(c.proj, l);
-  record_verdict(c.proj, l, v);
-  print("\n" + render_verdict(c.out, l, v, full));
+  const auto& l = c.at(*i);
+  print(lesson_header(t, c, *i) + "\n");
+  print(t.dim("building and grading " + display_path(c.proj().exercise(l)) + " ...") + "\n");
+  grade_options o;
+  o.columns = t.columns;
+  auto v = co_await grade_and_record(c, *i, o);
+  print("\n" + render_verdict(t, l, v, full));
   if (!v.passed())
-    print(fmt::format("\nEdit {}, then run `scripts/tutor check {}` again.\n",
-                      c.out.cyan(display_path(c.proj.exercise(l))), l.number));
+    print(fmt::format("\nEdit {}, then run `scripts/tutor check {}` again.{}\n",
+                      t.cyan(display_path(c.proj().exercise(l))), l.number,
+                      full ? "" : " `--full` shows every failing test."));
   co_return v.passed() ? 0 : 1;
 }
 
-asio::awaitable<int> cmd_start(context& c) {
-  std::string warning;
-  auto s = load_progress(c.proj, &warning);
-  if (!warning.empty()) fmt::print(stderr, "note: {}\n", warning);
-  std::size_t i = s.first_unfinished(c.proj.lessons);
+asio::awaitable<int> cmd_start(course& c, const term& t) {
+  if (!c.warning().empty()) fmt::print(stderr, "note: {}\n", c.warning());
+  std::size_t i = c.current();
   std::optional<verdict> v;
-  if (s.fresh) {
+  grade_options o;
+  o.columns = t.columns;
+  if (c.fresh()) {
     // No usable progress file: rebuild it by grading from lesson 01 on. The
     // lesson that stops it is graded already.
-    for (i = 0; i < c.proj.lessons.lessons.size(); ++i) {
-      const auto& l = c.proj.lessons.lessons[i];
-      v = co_await grade_lesson(c.proj, l);
-      record_verdict(c.proj, l, *v);
-      if (!v->passed() || i + 1 == c.proj.lessons.lessons.size()) break;
-      print(fmt::format("{} lesson {} passes\n", c.out.ok_mark(), l.number));
+    for (i = 0; i < c.lessons().size(); ++i) {
+      v = co_await grade_and_record(c, i, o);
+      if (!v->passed() || i + 1 == c.lessons().size()) break;
+      print(fmt::format("{} lesson {} passes\n", t.ok_mark(), c.at(i).number));
     }
-    s = load_progress(c.proj);
   }
-  const auto& l = c.proj.lessons.lessons[i];
-  s.current = l.dir;
-  save_progress(c.proj, s);
-  print(fmt::format("{}\n{}\n\n", c.out.bold("asynclings: async C++20 with Asio"),
-                    progress_bar(s.done.size(), c.proj.lessons.lessons.size())));
-  print(header(c.out, c.proj, i));
-  print(fmt::format("Read   {}\nEdit   {}\n\n", c.out.cyan(display_path(c.proj.readme(l))),
-                    c.out.cyan(display_path(c.proj.exercise(l)))));
-  if (!v) {
-    v = co_await grade_lesson(c.proj, l);
-    record_verdict(c.proj, l, *v);
-  }
-  print(render_verdict(c.out, l, *v));
+  c.select(i);
+  print(fmt::format("{}\n{}\n\n", t.bold("asynclings: async C++20 with Asio"),
+                    progress_bar(c.done_count(), c.lessons().size())));
+  print(lesson_header(t, c, i) + "\n");
+  print(lesson_files(t, c, i) + "\n");
+  if (!v) v = co_await grade_and_record(c, i, o);
+  print(render_verdict(t, c.at(i), *v));
   if (v->passed())
     print("\nDone! `scripts/tutor next` moves on to the next lesson.\n");
   else
-    print(fmt::format("\nSave your changes and run `scripts/tutor check` to grade "
-                      "them again; `scripts/tutor hint` gives a hint.\n"));
+    print("\nSave your changes and run `scripts/tutor check` to grade them again; "
+          "`scripts/tutor hint` gives a hint for the first failing task.\n");
   co_return v->passed() ? 0 : 1;
 }
 
-asio::awaitable<int> cmd_list(context& c) {
-  auto s = load_progress(c.proj);
-  auto current = pick_lesson(c, std::nullopt).value_or(0);
-  for (std::size_t i = 0; i < c.proj.lessons.lessons.size(); ++i) {
-    const auto& l = c.proj.lessons.lessons[i];
-    bool done = s.done.count(l.dir);
-    print(fmt::format("{} {}  {:<16} {}\n", i == current ? ">" : " ",
-                      done ? c.out.ok_mark() : c.out.dim("\u00b7"), l.dir, l.title));
+asio::awaitable<int> cmd_list(course& c, const term& t) {
+  auto current = c.current();
+  for (std::size_t i = 0; i < c.lessons().size(); ++i) {
+    const auto& l = c.at(i);
+    print(fmt::format("{} {}  {:<18} {}\n", i == current ? ">" : " ",
+                      c.done(i) ? t.ok_mark() : t.dim("\u00b7"), l.dir, l.title));
   }
-  print("\n" + progress_bar(s.done.size(), c.proj.lessons.lessons.size()) + "\n");
+  print("\n" + progress_bar(c.done_count(), c.lessons().size()) + "\n");
   co_return 0;
 }
 
-asio::awaitable<int> cmd_check_all(context& c) {
-  const auto& lessons = c.proj.lessons.lessons;
-  std::vector<std::string> targets;
-  for (const auto& l : lessons) targets.push_back(c.proj.test_target(l, "exercise"));
-  print(c.out.dim("building every lesson ...") + "\n");
-  // One build for all: lessons that do not compile are graded one by one
-  // below, so their errors are reported against their own file.
-  co_await build_targets(c.proj, targets, std::chrono::minutes(20));
-  std::size_t passed = 0;
-  for (const auto& l : lessons) {
-    auto v = co_await grade_lesson(c.proj, l);
-    record_verdict(c.proj, l, v);
-    passed += v.passed();
-    std::string summary =
-        v.kind == verdict_kind::passed   ? "passes"
-        : v.kind == verdict_kind::failed ? fmt::format("{} of {} test cases pass",
-                                                       v.cases_passed(), v.cases.size())
-        : v.kind == verdict_kind::compile_error ? "does not compile"
-        : v.kind == verdict_kind::crashed       ? "crashes"
-        : v.kind == verdict_kind::timed_out     ? "times out"
-                                                : "could not be graded";
-    print(fmt::format("  {} {:<16} {}\n", v.passed() ? c.out.ok_mark() : c.out.fail_mark(),
-                      l.dir, summary));
-  }
-  print("\n" + progress_bar(passed, lessons.size()) + "\n");
-  co_return passed == lessons.size() ? 0 : 1;
+asio::awaitable<int> cmd_check_all(course& c, const term& t) {
+  print(t.dim("building every lesson ...") + "\n");
+  auto passed = co_await check_every_lesson(c, t.columns, [&](std::size_t i, const verdict& v) {
+    print(fmt::format("  {} {:<18} {}\n", v.passed() ? t.ok_mark() : t.fail_mark(),
+                      c.at(i).dir, verdict_summary(v)));
+  });
+  print("\n" + progress_bar(passed, c.lessons().size()) + "\n");
+  co_return passed == c.lessons().size() ? 0 : 1;
 }
 
-asio::awaitable<int> cmd_hint(context& c, std::optional<std::string> which) {
-  auto i = pick_lesson(c, which);
-  if (!i) co_return 2;
-  const auto& l = c.proj.lessons.lessons[*i];
-  if (l.hints.empty()) {
-    print("This lesson has no hints.\n");
+asio::awaitable<int> cmd_hint(course& c, const term& t, std::optional<std::string> which,
+                              std::optional<int> task, bool all) {
+  std::string why;
+  auto i = c.find(which, &why);
+  if (!i) {
+    error(why);
+    co_return 2;
+  }
+  const auto& l = c.at(*i);
+  if (task && (*task < 1 || *task > static_cast<int>(l.tasks.size()))) {
+    error(fmt::format("lesson {} has tasks 1 to {}", l.number, l.tasks.size()));
+    co_return 2;
+  }
+  if (all) {
+    int n = c.hint_task(*i, task);
+    auto shown = c.shown_hints(*i, n);
+    if (shown.empty()) print(fmt::format("No hint shown yet for task {}.\n", n));
+    for (const auto& h : shown) print(wrap_text(render_hint(t, l, h), t.columns) + "\n");
     co_return 0;
   }
-  auto s = load_progress(c.proj);
-  int& shown = s.hints_shown[l.dir];
-  shown = std::min<int>(shown + 1, l.hints.size());
-  save_progress(c.proj, s);
-  for (int h = 0; h < shown; ++h)
-    print(fmt::format("{} {}\n\n", c.out.yellow(fmt::format("Hint {}/{}:", h + 1, l.hints.size())),
-                      l.hints[h]));
+  auto h = c.next_hint(*i, task);
+  if (!h) {
+    print(fmt::format("Lesson {} has no hints for that task.\n", l.number));
+    co_return 0;
+  }
+  if (h->repeated)
+    print(t.dim(fmt::format("That was the last hint for task {}; here it is again. "
+                            "`--all` shows every hint so far; `scripts/tutor solution {} "
+                            "--force` shows the reference.",
+                            h->task, l.number)) +
+          "\n\n");
+  print(wrap_text(render_hint(t, l, *h), t.columns));
+  if (!h->repeated && h->number < h->of)
+    print(t.dim(fmt::format("\nRun it again for hint {} of {}.", h->number + 1, h->of)) + "\n");
   co_return 0;
 }
 
-asio::awaitable<int> cmd_run(context& c, std::optional<std::string> which, bool solution) {
-  auto i = pick_lesson(c, which);
-  if (!i) co_return 2;
-  const auto& l = c.proj.lessons.lessons[*i];
-  std::string side = solution ? "solution" : "exercise";
-  std::vector<std::string> targets{c.proj.demo_target(l, side)};
-  auto built = co_await build_targets(c.proj, std::move(targets), std::chrono::minutes(5));
-  if (!built.ok()) {
-    print(c.out.fail_mark() + " the demo does not build:\n\n" +
-          trim_diagnostics(built.output, solution ? c.proj.solution(l) : c.proj.exercise(l)));
+asio::awaitable<int> cmd_run(course& c, const term& t, std::optional<std::string> which,
+                             bool solution) {
+  std::string why;
+  auto i = c.find(which, &why);
+  if (!i) {
+    error(why);
+    co_return 2;
+  }
+  const auto& l = c.at(*i);
+  auto s = solution ? side::solution() : side::exercise();
+  if (auto errors = co_await build_demo(c, *i, s)) {
+    print(t.fail_mark() + " the demo does not build:\n\n" + *errors);
     co_return 1;
   }
-  print(c.out.dim(fmt::format("running the lesson {} demo with your {} (real time) ...",
-                              l.number, solution ? "the reference solution" : "exercise.cpp")) +
+  print(t.dim(fmt::format("running the lesson {} demo with {} (real time) ...", l.number,
+                          s.describe())) +
         "\n\n");
   process_options o;
   o.passthrough = true;
-  o.timeout = std::chrono::seconds(60);
-  std::vector<std::string> argv{c.proj.demo_binary(l, side).string()};
+  o.timeout = 60s;
+  std::vector<std::string> argv{c.proj().demo_binary(l, s).string()};
   auto r = co_await run_process(std::move(argv), o);
-  if (r.timed_out) print(c.out.red("\nthe demo was stopped after 60 s\n"));
-  if (r.signal) print(c.out.red("\nthe demo crashed: " + describe_signal(r.signal) + "\n"));
+  if (r.timed_out) print(t.red("\nthe demo was stopped after 60 s\n"));
+  if (r.signal) print(t.red("\nthe demo crashed: " + describe_signal(r.signal) + "\n"));
   co_return r.ok() ? 0 : 1;
 }
 
-fs::path backup_exercise(const project& p, const lesson& l) {
-  auto stamp = fmt::format("{:%Y%m%d-%H%M%S}", fmt::localtime(std::time(nullptr)));
-  auto dir = p.state_dir() / "backups" / l.dir;
-  fs::create_directories(dir);
-  auto dest = dir / ("exercise-" + stamp + ".cpp");
-  for (int n = 2; fs::exists(dest); ++n)
-    dest = dir / fmt::format("exercise-{}-{}.cpp", stamp, n);
-  fs::copy_file(p.exercise(l), dest);
-  return dest;
-}
-
-asio::awaitable<restored> restore_exercise(const project& p, const lesson& l) {
-  auto rel = fs::relative(p.exercise(l), p.root).string();
-  process_options o;
-  o.cwd = p.root;
-  o.stdout_only = true;
-  o.max_output = 16 << 20;
-  std::vector<std::string> git{"git", "show", "HEAD:" + rel};
-  auto original = co_await run_process(std::move(git), o);
-  if (!original.ok() || original.dropped || original.output.empty())
-    co_return restored{{}, fmt::format("cannot read the original {} from git", rel)};
-  restored r;
-  try {
-    r.backup = backup_exercise(p, l);
-    // Written beside it, then renamed over it: never half a file.
-    auto tmp = p.exercise(l);
-    tmp += ".reset-tmp";
-    {
-      std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-      out << original.output;
-      if (!out.flush()) throw std::runtime_error("cannot write " + tmp.string());
-    }
-    fs::rename(tmp, p.exercise(l));
-  } catch (const std::exception& e) {
-    co_return restored{{}, e.what()};
+asio::awaitable<int> cmd_reset(course& c, const term& t, std::string which, bool yes) {
+  std::string why;
+  auto i = c.find(which, &why);
+  if (!i) {
+    error(why);
+    co_return 2;
   }
-  auto s = load_progress(p);
-  s.done.erase(l.dir);
-  save_progress(p, s);
-  co_return r;
-}
-
-asio::awaitable<int> cmd_reset(context& c, std::string which, bool yes) {
-  auto i = pick_lesson(c, which);
-  if (!i) co_return 2;
-  const auto& l = c.proj.lessons.lessons[*i];
-  auto rel = fs::relative(c.proj.exercise(l), c.proj.root).string();
+  const auto& l = c.at(*i);
+  auto rel = fs::relative(c.proj().exercise(l), c.proj().root).string();
   if (!yes) {
     if (!stdin_is_tty()) {
-      fmt::print(stderr, "error: reset replaces {}; pass --yes to confirm\n", rel);
+      error(fmt::format("reset replaces {}; without a terminal to ask, pass --yes to "
+                        "confirm (your version is still kept as a backup)",
+                        rel));
       co_return 2;
     }
     print(fmt::format("Reset {} to the original? Your version is kept as a backup. [y/N] ", rel));
@@ -253,53 +242,44 @@ asio::awaitable<int> cmd_reset(context& c, std::string which, bool yes) {
       co_return 1;
     }
   }
-  auto r = co_await restore_exercise(c.proj, l);
+  auto r = co_await c.reset(*i);
   if (!r.error.empty()) {
-    fmt::print(stderr, "error: {}; nothing changed\n", r.error);
+    error(r.error + "; nothing changed");
     co_return 1;
   }
   print(fmt::format("{} reset to the original.\nYour previous version: {}\n", rel,
-                    c.out.cyan(display_path(r.backup))));
+                    t.cyan(display_path(r.backup))));
   co_return 0;
 }
 
-asio::awaitable<std::string> diff_with_reference(const project& p, const lesson& l) {
-  std::vector<std::string> argv{"diff", "-u", "--label", "your " + display_path(p.exercise(l)),
-                                "--label", "reference " + display_path(p.solution(l)),
-                                p.exercise(l).string(), p.solution(l).string()};
-  auto diff = co_await run_process(std::move(argv));
-  co_return diff.output;
-}
-
-asio::awaitable<int> cmd_solution(context& c, std::optional<std::string> which, bool force) {
-  auto i = pick_lesson(c, which);
-  if (!i) co_return 2;
-  const auto& l = c.proj.lessons.lessons[*i];
-  auto s = load_progress(c.proj);
-  if (!s.done.count(l.dir) && !force) {
+asio::awaitable<int> cmd_solution(course& c, const term& t, std::optional<std::string> which,
+                                  bool force) {
+  std::string why;
+  auto i = c.find(which, &why);
+  if (!i) {
+    error(why);
+    co_return 2;
+  }
+  const auto& l = c.at(*i);
+  if (!c.done(*i) && !force) {
     print(fmt::format("Lesson {} is not solved yet. Sure you want to see the reference?\n"
                       "Run `scripts/tutor solution {} --force` to see it anyway.\n",
                       l.number, l.number));
     co_return 1;
   }
-  auto diff = co_await diff_with_reference(c.proj, l);
+  auto diff = co_await c.solution_diff(*i);
   print(diff.empty() ? "Your file is the same as the reference.\n" : diff);
   co_return 0;
 }
 
-asio::awaitable<int> cmd_next(context& c) {
-  auto s = load_progress(c.proj);
-  auto i = pick_lesson(c, std::nullopt).value_or(0);
-  if (i + 1 >= c.proj.lessons.lessons.size()) {
+asio::awaitable<int> cmd_next(course& c, const term& t) {
+  auto i = c.current();
+  if (i + 1 >= c.lessons().size()) {
     print("This is the last lesson.\n");
     co_return 0;
   }
-  s.current = c.proj.lessons.lessons[i + 1].dir;
-  save_progress(c.proj, s);
-  print(header(c.out, c.proj, i + 1));
-  const auto& l = c.proj.lessons.lessons[i + 1];
-  print(fmt::format("Read   {}\nEdit   {}\n", c.out.cyan(display_path(c.proj.readme(l))),
-                    c.out.cyan(display_path(c.proj.exercise(l)))));
+  c.select(i + 1);
+  print(lesson_header(t, c, i + 1) + "\n" + lesson_files(t, c, i + 1));
   co_return 0;
 }
 

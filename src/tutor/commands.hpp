@@ -1,58 +1,56 @@
-// The learner's commands. Each returns the process exit code:
-// 0 pass / done, 1 fail, 2 usage.
+// The learner's commands, and the actions watch mode shares with them. Each
+// command returns the process exit code: 0 pass / done, 1 fail, 2 usage.
 #pragma once
 
+#include "course.hpp"
 #include "grade.hpp"
-#include "project.hpp"
-#include "state.hpp"
 #include "term.hpp"
 
 #include <asio/awaitable.hpp>
 
+#include <functional>
 #include <optional>
 #include <string>
 
 namespace tutor {
 
-struct context {
-  project proj;
-  term out;
-};
+// ---- Actions, for the commands and for watch mode ----------------------------
 
-asio::awaitable<int> cmd_start(context& c);
-asio::awaitable<int> cmd_list(context& c);
-asio::awaitable<int> cmd_check(context& c, std::optional<std::string> which, bool full);
-asio::awaitable<int> cmd_check_all(context& c);
-asio::awaitable<int> cmd_hint(context& c, std::optional<std::string> which);
-asio::awaitable<int> cmd_run(context& c, std::optional<std::string> which, bool solution);
-asio::awaitable<int> cmd_reset(context& c, std::string which, bool yes);
-asio::awaitable<int> cmd_solution(context& c, std::optional<std::string> which, bool force);
-asio::awaitable<int> cmd_next(context& c);
+// "Lesson 03 · Gather: ... (3 of 10)"
+std::string lesson_header(const term& t, const course& c, std::size_t i);
+// "Edit   lessons/03_gather/exercise.cpp" and "Read   .../README.md"
+std::string lesson_files(const term& t, const course& c, std::size_t i);
 
-// Resolves "03", "3", "03_gather", "gather", or the current lesson when
-// empty; prints an error and returns nullopt when it names none.
-std::optional<std::size_t> pick_lesson(context& c, const std::optional<std::string>& which);
+// Grades lesson i's exercise and keeps the verdict in the progress.
+asio::awaitable<verdict> grade_and_record(course& c, std::size_t i, grade_options o);
 
-// Copies the learner's file to .asynclings/backups/ and returns the copy.
-fs::path backup_exercise(const project& p, const lesson& l);
+// Grades every lesson in turn, keeping each verdict; calls `each` after
+// each one. Returns how many pass.
+asio::awaitable<std::size_t> check_every_lesson(
+    course& c, int columns, std::function<void(std::size_t, const verdict&)> each);
 
-// Puts a lesson's exercise back as shipped (its version in git's HEAD),
-// once the learner's file is kept as a backup; the only place that writes
-// a learner's file. Either `backup` is set, or `error` says why nothing
-// changed.
-struct restored {
-  fs::path backup;
-  std::string error;
-};
-asio::awaitable<restored> restore_exercise(const project& p, const lesson& l);
+// Builds lesson i's demo with `s`'s code; the compiler's errors when it
+// does not build, nothing when it does.
+asio::awaitable<std::optional<std::string>> build_demo(const course& c, std::size_t i,
+                                                       const side& s);
 
-// The learner's file against the reference, as a unified diff ("" when
-// they are the same).
-asio::awaitable<std::string> diff_with_reference(const project& p, const lesson& l);
+// The targets of every lesson, in course order, for a background build.
+std::vector<std::string> every_lesson_target(const course& c);
 
-// Keeps a verdict in the progress file: a pass marks the lesson done; a
-// failure or a compile error unmarks it (a crash or a hang says nothing
-// new). Returns the progress as saved.
-progress record_verdict(const project& p, const lesson& l, const verdict& v);
+// ---- Commands ------------------------------------------------------------------
+
+asio::awaitable<int> cmd_start(course& c, const term& t);
+asio::awaitable<int> cmd_list(course& c, const term& t);
+asio::awaitable<int> cmd_check(course& c, const term& t, std::optional<std::string> which,
+                               bool full);
+asio::awaitable<int> cmd_check_all(course& c, const term& t);
+asio::awaitable<int> cmd_hint(course& c, const term& t, std::optional<std::string> which,
+                              std::optional<int> task, bool all);
+asio::awaitable<int> cmd_run(course& c, const term& t, std::optional<std::string> which,
+                             bool solution);
+asio::awaitable<int> cmd_reset(course& c, const term& t, std::string which, bool yes);
+asio::awaitable<int> cmd_solution(course& c, const term& t, std::optional<std::string> which,
+                                  bool force);
+asio::awaitable<int> cmd_next(course& c, const term& t);
 
 }  // namespace tutor

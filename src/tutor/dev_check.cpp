@@ -1,5 +1,6 @@
 #include "dev_check.hpp"
 
+#include "build.hpp"
 #include "grade.hpp"
 
 #include <fmt/format.h>
@@ -117,77 +118,81 @@ std::vector<std::string> tree_problems(const project& p) {
   return problems;
 }
 
-asio::awaitable<int> cmd_dev_check_tree(context& c) {
-  auto problems = tree_problems(c.proj);
-  for (const auto& p : problems) fmt::print("{} {}\n", c.out.fail_mark(), p);
+asio::awaitable<int> cmd_dev_check_tree(course& c, const term& t) {
+  auto problems = tree_problems(c.proj());
+  for (const auto& p : problems) fmt::print("{} {}\n", t.fail_mark(), p);
   if (problems.empty())
-    fmt::print("{} lessons.toml and the tree agree: {} lessons\n", c.out.ok_mark(),
-               c.proj.lessons.lessons.size());
+    fmt::print("{} lessons.toml and the tree agree: {} lessons\n", t.ok_mark(),
+               c.lessons().size());
   co_return problems.empty() ? 0 : 1;
 }
 
-asio::awaitable<int> cmd_dev_expect_fail(context& c, fs::path binary) {
-  auto v = co_await run_tests(binary, std::chrono::seconds(30), default_parallel_tests());
+asio::awaitable<int> cmd_dev_expect_fail(course& c, const term& t, fs::path binary) {
+  grade_options o;
+  o.case_timeout = std::chrono::seconds(20);
+  o.root = c.proj().root;
+  auto v = co_await run_tests(binary, o);
   auto name = binary.filename().string();
   switch (v.kind) {
     case verdict_kind::failed:
-      fmt::print("{} {} fails {} of {} test cases, as it should\n", c.out.ok_mark(), name,
+      fmt::print("{} {} fails {} of {} test cases, as it should\n", t.ok_mark(), name,
                  v.cases.size() - v.cases_passed(), v.cases.size());
       for (const auto& cs : v.cases)
         if (!cs.passed) fmt::print("    fails: {}\n", cs.name);
       co_return 0;
     case verdict_kind::passed:
-      fmt::print("{} {} passes every test: the tests do not catch it\n", c.out.fail_mark(), name);
+      fmt::print("{} {} passes every test: the tests do not catch it\n", t.fail_mark(), name);
       break;
     default:
-      fmt::print("{} {} should fail its tests cleanly, but: {}\n{}\n", c.out.fail_mark(), name,
+      fmt::print("{} {} should fail its tests cleanly, but: {}\n{}\n", t.fail_mark(), name,
                  v.detail, v.output);
       break;
   }
   co_return 1;
 }
 
-asio::awaitable<int> cmd_dev_check(context& c) {
+asio::awaitable<int> cmd_dev_check(course& c, const term& t) {
   int failures = 0;
-  auto problems = tree_problems(c.proj);
-  for (const auto& p : problems) fmt::print("{} {}\n", c.out.fail_mark(), p);
+  auto problems = tree_problems(c.proj());
+  for (const auto& p : problems) fmt::print("{} {}\n", t.fail_mark(), p);
   failures += static_cast<int>(problems.size());
 
   std::vector<std::string> targets;
-  for (const auto& l : c.proj.lessons.lessons) {
-    targets.push_back(c.proj.test_target(l, "exercise"));
-    targets.push_back(c.proj.test_target(l, "solution"));
-    for (const auto& w : l.wrong) targets.push_back(c.proj.test_target(l, "wrong_" + w));
+  for (const auto& l : c.lessons()) {
+    targets.push_back(c.proj().test_target(l, side::exercise()));
+    targets.push_back(c.proj().test_target(l, side::solution()));
+    for (const auto& w : l.wrong) targets.push_back(c.proj().test_target(l, side::wrong_answer(w)));
   }
-  auto built = co_await build_targets(c.proj, targets, std::chrono::minutes(30));
+  auto built = co_await build_targets(c.proj(), targets, std::chrono::minutes(30));
   if (!built.ok()) {
-    fmt::print("{} the build failed:\n{}\n", c.out.fail_mark(), built.output);
+    fmt::print("{} the build failed:\n{}\n", t.fail_mark(), built.output);
     co_return 1;
   }
-  for (const auto& l : c.proj.lessons.lessons) {
-    auto sol = co_await run_tests(c.proj.test_binary(l, "solution"), std::chrono::seconds(30),
-                                default_parallel_tests());
+  grade_options o;
+  o.case_timeout = std::chrono::seconds(20);
+  o.root = c.proj().root;
+  for (const auto& l : c.lessons()) {
+    auto sol = co_await run_tests(c.proj().test_binary(l, side::solution()), o);
     bool sol_ok = sol.passed();
-    fmt::print("{} {:<16} solution passes {}/{}\n", sol_ok ? c.out.ok_mark() : c.out.fail_mark(),
+    fmt::print("{} {:<16} solution passes {}/{}\n", sol_ok ? t.ok_mark() : t.fail_mark(),
                l.dir, sol.cases_passed(), sol.cases.size());
     if (!sol_ok) {
       ++failures;
-      fmt::print("{}", render_verdict(c.out, l, sol, true));
+      fmt::print("{}", render_verdict(t, l, sol, true));
     }
-    std::vector<std::string> sides{"exercise"};
-    for (const auto& w : l.wrong) sides.push_back("wrong_" + w);
-    for (const auto& side : sides) {
-      auto v = co_await run_tests(c.proj.test_binary(l, side), std::chrono::seconds(30),
-                                default_parallel_tests());
+    std::vector<side> sides{side::exercise()};
+    for (const auto& w : l.wrong) sides.push_back(side::wrong_answer(w));
+    for (const auto& s : sides) {
+      auto v = co_await run_tests(c.proj().test_binary(l, s), o);
       bool ok = v.kind == verdict_kind::failed;
-      fmt::print("{} {:<16} {} fails {}/{}{}\n", ok ? c.out.ok_mark() : c.out.fail_mark(), l.dir,
-                 side, v.cases.size() - v.cases_passed(), v.cases.size(),
+      fmt::print("{} {:<16} {} fails {}/{}{}\n", ok ? t.ok_mark() : t.fail_mark(), l.dir,
+                 s.target_suffix(), v.cases.size() - v.cases_passed(), v.cases.size(),
                  ok ? "" : " (it must fail at least one test, cleanly: " + v.detail + ")");
       failures += !ok;
     }
   }
-  fmt::print("\n{}\n", failures ? c.out.red(fmt::format("{} problem(s)", failures))
-                                : c.out.green("integrity check passed"));
+  fmt::print("\n{}\n", failures ? t.red(fmt::format("{} problem(s)", failures))
+                                : t.green("integrity check passed"));
   co_return failures ? 1 : 0;
 }
 

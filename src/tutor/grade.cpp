@@ -1,5 +1,7 @@
 #include "grade.hpp"
 
+#include "build.hpp"
+
 #include <asio/co_spawn.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/steady_timer.hpp>
@@ -8,11 +10,13 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-
+#include <charconv>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <map>
-#include <regex>
+#include <random>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -20,6 +24,8 @@
 
 namespace tutor {
 namespace {
+
+using namespace std::chrono_literals;
 
 std::string unescape(std::string_view s) {
   std::string out;
@@ -34,62 +40,86 @@ std::string unescape(std::string_view s) {
   return out;
 }
 
-std::vector<std::string> split_tabs(const std::string& line) {
+std::vector<std::string> split(const std::string& line, char sep) {
   std::vector<std::string> parts;
   std::size_t start = 0;
   for (;;) {
-    auto tab = line.find('\t', start);
-    parts.push_back(line.substr(start, tab - start));
-    if (tab == std::string::npos) break;
-    start = tab + 1;
+    auto at = line.find(sep, start);
+    parts.push_back(line.substr(start, at - start));
+    if (at == std::string::npos) break;
+    start = at + 1;
   }
   return parts;
 }
 
-// Parses the report written by tests/support/report.cpp. A case that shows
-// up twice (written early because it crashed) keeps its last entry.
-struct report {
-  std::vector<case_result> cases;
-  std::string running;       // started, never ended
-  std::string running_task;  // its [taskN]
-};
-
-std::string task_of(const std::string& tags) {
-  std::smatch m;
-  if (std::regex_search(tags, m, std::regex(R"(\[(task\d+)\])"))) return m[1];
-  return {};
+std::string read_text(const fs::path& f) {
+  std::ifstream in(f, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
 }
 
-report read_report(const std::filesystem::path& file) {
+// "[lesson03][task2]" -> 2; 0 when there is no [taskN] tag.
+int task_of(std::string_view tags) {
+  auto at = tags.find("[task");
+  if (at == std::string_view::npos) return 0;
+  int n = 0;
+  auto b = tags.data() + at + 5;
+  auto [end, ec] = std::from_chars(b, tags.data() + tags.size(), n);
+  return ec == std::errc{} && end < tags.data() + tags.size() && *end == ']' ? n : 0;
+}
+
+// The report written by tests/support/report.cpp. A case that shows up
+// twice (written early because it crashed) keeps its last entry.
+struct report {
+  std::vector<case_result> cases;
+  std::string running;  // started, never ended
+  int running_task = 0;
+  std::string frames;  // a crash's stack: offsets into the program
+};
+
+report read_report(const fs::path& file) {
   report rep;
-  auto& cases = rep.cases;
   std::ifstream in(file);
   std::string line;
-  std::vector<std::string> pending;
   while (std::getline(in, line)) {
-    auto parts = split_tabs(line);
+    auto parts = split(line, '\t');
     if (parts[0] == "start" && parts.size() >= 3) {
       rep.running_task = task_of(unescape(parts[1]));
       rep.running = unescape(parts[2]);
     } else if (parts[0] == "msg" && parts.size() >= 2) {
-      cases.empty() ? void() : cases.back().messages.push_back(unescape(parts[1]));
+      if (!rep.cases.empty()) rep.cases.back().messages.push_back(unescape(parts[1]));
+    } else if (parts[0] == "frames" && parts.size() >= 2) {
+      rep.frames = parts[1];
     } else if (parts[0] == "case" && parts.size() >= 4) {
       case_result c;
       c.passed = parts[1] == "pass";
       c.name = unescape(parts[3]);
       c.task = task_of(unescape(parts[2]));
-      std::erase_if(cases, [&](const case_result& old) { return old.name == c.name; });
+      std::erase_if(rep.cases, [&](const case_result& old) { return old.name == c.name; });
       if (c.name == rep.running) rep.running.clear();
-      cases.push_back(std::move(c));
+      rep.cases.push_back(std::move(c));
     }
   }
   return rep;
 }
 
-std::filesystem::path temp_report() {
-  auto dir = std::filesystem::temp_directory_path();
-  return dir / fmt::format("asynclings-report-{}-{}.txt", getpid(),
-                           std::rand());
+fs::path temp_file(std::string_view what) {
+  static std::mt19937 random{std::random_device{}()};
+  return fs::temp_directory_path() /
+         fmt::format("asynclings-{}-{}-{:08x}.txt", what, getpid(), random());
+}
+
+// The last `n` lines of `text`, at most `bytes` long.
+std::string last_lines(const std::string& text, std::size_t n, std::size_t bytes) {
+  std::size_t pos = text.size();
+  if (pos && text[pos - 1] == '\n') --pos;
+  for (std::size_t i = 0; i < n && pos != std::string::npos && pos > 0; ++i)
+    pos = text.rfind('\n', pos - 1);
+  std::string out = pos == std::string::npos || pos == 0 ? text : text.substr(pos + 1);
+  if (out.size() > bytes) out = "[...]" + out.substr(out.size() - bytes);
+  bool cut = out.size() < text.size();
+  return (cut ? "[... earlier output cut]\n" : "") + out;
 }
 
 }  // namespace
@@ -100,35 +130,56 @@ std::size_t verdict::cases_passed() const {
   return n;
 }
 
-std::string trim_diagnostics(const std::string& output,
-                             const std::filesystem::path& file,
-                             std::size_t max_errors) {
-  // Keep "file:line:col: error: ..." for the learner's file, plus the lines
-  // the compiler prints under it (source and caret), up to max_errors.
+std::vector<int> verdict::tasks() const {
+  std::set<int> all;
+  for (const auto& c : cases) all.insert(c.task);
+  return {all.begin(), all.end()};
+}
+
+std::vector<int> verdict::failing_tasks() const {
+  std::set<int> failing;
+  for (const auto& c : cases)
+    if (!c.passed) failing.insert(c.task);
+  return {failing.begin(), failing.end()};
+}
+
+// ---- Compiler messages -------------------------------------------------------
+
+namespace {
+
+// Keeps "file:line:col: <kind>: ..." for `file`, plus the lines the
+// compiler prints under it (source and caret) and the notes in the same
+// file, up to `max` of them.
+std::string messages_in(const std::string& output, const fs::path& file,
+                        std::string_view kind, std::size_t max) {
   std::istringstream in(output);
   std::string line, out;
-  std::size_t errors = 0;
+  std::size_t found = 0;
   bool keeping = false;
   const std::string name = file.string();
-  const std::string rel = file.filename().string();
+  const std::string marker = fmt::format(": {}:", kind);
   while (std::getline(in, line)) {
     bool located = line.find(".cpp:") != std::string::npos ||
                    line.find(".hpp:") != std::string::npos;
-    bool is_error = line.find(": error:") != std::string::npos ||
-                    line.find(": fatal error:") != std::string::npos;
-    bool ours = line.starts_with(name) || line.find(name) != std::string::npos;
-    if (located && is_error) {
-      if (ours && errors < max_errors) {
-        ++errors;
-        keeping = true;
+    bool is_kind = line.find(marker) != std::string::npos ||
+                   (kind == "error" && line.find(": fatal error:") != std::string::npos);
+    bool is_other = !is_kind && (line.find(": error:") != std::string::npos ||
+                                 line.find(": warning:") != std::string::npos);
+    bool ours = line.find(name) != std::string::npos;
+    if (located && is_kind) {
+      keeping = ours && found < max;
+      if (keeping) {
+        ++found;
         out += line + "\n";
-      } else {
-        keeping = false;
       }
       continue;
     }
+    if (located && is_other) {
+      keeping = false;
+      continue;
+    }
     if (located) {
-      // A note: keep the ones about the learner's file while in an error.
+      // A note: keep the ones about the learner's file while in a message.
       keeping = keeping && ours;
       if (keeping) out += line + "\n";
       continue;
@@ -138,72 +189,111 @@ std::string trim_diagnostics(const std::string& output,
     else if (!line.starts_with(" "))
       keeping = false;
   }
-  if (errors == 0) {
-    // Not in the learner's file (a header, the build itself): show the
-    // first error lines as they are.
-    std::istringstream again(output);
-    std::size_t shown = 0;
-    while (std::getline(again, line) && shown < 12) {
-      if (line.find("error") != std::string::npos) {
-        out += line + "\n";
-        ++shown;
-      }
-    }
-    if (out.empty()) out = output.substr(0, 2000);
-  }
-  (void)rel;
   return out;
 }
 
-asio::awaitable<process_result> build_targets(const project& p,
-                                              std::vector<std::string> targets,
-                                              std::chrono::milliseconds timeout) {
-  std::vector<std::string> argv{"cmake", "--build", p.build.string()};
-  for (auto& t : targets) {
-    argv.push_back("--target");
-    argv.push_back(std::move(t));
+}  // namespace
+
+std::string trim_diagnostics(const std::string& output, const fs::path& file,
+                             std::size_t max_errors) {
+  auto out = messages_in(output, file, "error", max_errors);
+  if (!out.empty()) return out;
+  // Not in the learner's file (a header, the build itself): show the first
+  // error lines as they are.
+  std::istringstream again(output);
+  std::string line;
+  std::size_t shown = 0;
+  while (std::getline(again, line) && shown < 12) {
+    if (line.find("error") != std::string::npos) {
+      out += line + "\n";
+      ++shown;
+    }
   }
-  process_options o;
-  o.timeout = timeout;
-  o.max_output = 1 << 20;
-  o.env["NINJA_STATUS"] = "";
-  co_return co_await run_process(argv, o);
+  if (out.empty()) out = output.substr(0, 2000);
+  return out;
+}
+
+std::string file_warnings(const std::string& output, const fs::path& file,
+                          std::size_t max_warnings) {
+  return messages_in(output, file, "warning", max_warnings);
 }
 
 namespace {
+
+// Warnings are printed only when a file is compiled. The learner's file
+// is compiled once per change, but graded every time: the last warnings
+// are kept with a fingerprint of the source they were for.
+fs::path warnings_cache(const project& p, const lesson& l, const side& s) {
+  return p.build / "asynclings" / "warnings" / (l.number + "_" + s.target_suffix() + ".txt");
+}
+
+std::string fingerprint(const fs::path& source) {
+  return fmt::format("{:x}", std::hash<std::string>{}(read_text(source)));
+}
+
+std::string remembered_warnings(const project& p, const lesson& l, const side& s,
+                                const std::string& build_output) {
+  auto source = p.source(l, s);
+  auto cache = warnings_cache(p, l, s);
+  auto object = source.filename().string() + ".o";
+  bool compiled = build_output.find(object) != std::string::npos ||
+                  build_output.find(source.string()) != std::string::npos;
+  std::error_code ec;
+  if (compiled) {
+    auto text = file_warnings(build_output, source);
+    fs::create_directories(cache.parent_path(), ec);
+    std::ofstream out(cache, std::ios::trunc);
+    out << fingerprint(source) << "\n" << text;
+    return text;
+  }
+  auto kept = read_text(cache);
+  auto nl = kept.find('\n');
+  if (nl == std::string::npos || kept.substr(0, nl) != fingerprint(source)) return {};
+  return kept.substr(nl + 1);
+}
+
+// ---- Running the tests --------------------------------------------------------
 
 // One run of a test binary: every case, or the one named by `spec`.
 struct shard {
   process_result run;
   report rep;
-  bool started = false;  // false: the time was up before its turn
+  std::string reporter;  // what Catch2's reporter printed
+  std::vector<std::string> frames;  // a crash's stack, symbolized
+  bool started = false;
 };
 
-asio::awaitable<shard> run_shard(const std::filesystem::path& binary,
-                                 std::string spec,
+asio::awaitable<shard> run_shard(const fs::path& binary, std::string spec,
+                                 const grade_options& o,
                                  std::chrono::milliseconds timeout) {
   shard s;
   s.started = true;
-  auto file = temp_report();
-  process_options o;
-  o.timeout = timeout;
-  o.max_output = 64 * 1024;
-  o.env["TUT_REPORT"] = file.string();
-  std::vector<std::string> argv{binary.string(), "--reporter", "compact"};
+  auto report_file = temp_file("report");
+  auto reporter_file = temp_file("reporter");
+  process_options opts;
+  opts.timeout = timeout;
+  opts.max_output = 64 * 1024;
+  opts.env["TUT_REPORT"] = report_file.string();
+  if (o.columns > 0) opts.env["TUT_COLUMNS"] = std::to_string(o.columns);
+  // The reporter writes to a file of its own: what is left on the
+  // process's output is what the code under test printed.
+  std::vector<std::string> argv{binary.string(), "--reporter", "compact", "--out",
+                                reporter_file.string()};
   if (!spec.empty()) argv.push_back(std::move(spec));
-  s.run = co_await run_process(std::move(argv), o);
-  s.rep = read_report(file);
+  s.run = co_await run_process(std::move(argv), opts);
+  s.rep = read_report(report_file);
+  s.reporter = read_text(reporter_file);
   std::error_code ignored;
-  std::filesystem::remove(file, ignored);
+  fs::remove(report_file, ignored);
+  fs::remove(reporter_file, ignored);
   co_return s;
 }
 
 // The test cases of a binary, in the order they are declared; nothing
 // when it cannot tell (it crashes before main, say).
-asio::awaitable<std::vector<std::string>> list_cases(
-    const std::filesystem::path& binary) {
+asio::awaitable<std::vector<std::string>> list_cases(const fs::path& binary) {
   process_options o;
-  o.timeout = std::chrono::seconds(5);
+  o.timeout = 5s;
   o.stdout_only = true;
   o.max_output = 1 << 20;
   std::vector<std::string> argv{binary.string(), "--list-test-names-only"};
@@ -237,11 +327,13 @@ std::string test_spec(const std::string& name) {
 }
 
 // The shards of one grading, run by a few workers that each take the next
-// shard until none is left: at most `workers` test processes at once.
+// shard until none is left: at most `workers` test processes at once, each
+// with its own time.
 struct shard_pool {
-  const std::filesystem::path& binary;
+  const fs::path& binary;
   const std::vector<std::string>& specs;
-  std::chrono::steady_clock::time_point deadline;
+  const grade_options& options;
+  std::chrono::milliseconds timeout;
   std::vector<shard> results;
   std::size_t next = 0;
 };
@@ -249,20 +341,17 @@ struct shard_pool {
 asio::awaitable<void> shard_worker(shard_pool& pool) {
   while (pool.next < pool.specs.size()) {
     std::size_t i = pool.next++;
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        pool.deadline - std::chrono::steady_clock::now());
-    if (left <= std::chrono::milliseconds(0)) continue;  // not started
-    pool.results[i] = co_await run_shard(pool.binary, pool.specs[i], left);
+    pool.results[i] = co_await run_shard(pool.binary, pool.specs[i], pool.options,
+                                         pool.timeout);
   }
 }
 
-// Runs `specs` (a run of the binary each), `workers` at a time, until
-// `deadline`; a spec not started by then is left as it is.
-asio::awaitable<std::vector<shard>> run_pool(const std::filesystem::path& binary,
+asio::awaitable<std::vector<shard>> run_pool(const fs::path& binary,
                                              const std::vector<std::string>& specs,
-                                             std::chrono::steady_clock::time_point deadline,
+                                             const grade_options& options,
+                                             std::chrono::milliseconds timeout,
                                              std::size_t workers) {
-  shard_pool pool{binary, specs, deadline, std::vector<shard>(specs.size())};
+  shard_pool pool{binary, specs, options, timeout, std::vector<shard>(specs.size())};
   auto ex = co_await asio::this_coro::executor;
   asio::steady_timer all_ended(ex, asio::steady_timer::time_point::max());
   std::size_t running = std::min(workers, pool.specs.size());
@@ -272,9 +361,45 @@ asio::awaitable<std::vector<shard>> run_pool(const std::filesystem::path& binary
       if (e && !error) error = e;
       if (--running == 0) all_ended.cancel();
     });
-  co_await all_ended.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+  if (running > 0)
+    co_await all_ended.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
   if (error) std::rethrow_exception(error);
   co_return std::move(pool.results);
+}
+
+// addr2line turns the offsets of a crash's stack into functions, files and
+// lines (the tutor preset keeps line tables for the lessons' code). Frames
+// in the project's own files are kept, as "path:line in function", paths
+// relative to the repository; the graders' own (tests/) are left out.
+asio::awaitable<std::vector<std::string>> symbolize(const fs::path& binary,
+                                                    const std::string& offsets,
+                                                    const fs::path& root) {
+  std::vector<std::string> frames;
+  if (offsets.empty()) co_return frames;
+  std::vector<std::string> argv{"addr2line", "-C", "-f", "-i", "-e", binary.string()};
+  for (const auto& o : split(offsets, ' '))
+    if (!o.empty()) argv.push_back(o);
+  process_options po;
+  po.timeout = 10s;
+  po.stdout_only = true;
+  auto r = co_await run_process(std::move(argv), po);
+  std::istringstream in(r.output);
+  std::string function, where;
+  const std::string prefix = root.string() + "/";
+  while (std::getline(in, function) && std::getline(in, where)) {
+    auto disc = where.find(" (discriminator");
+    if (disc != std::string::npos) where.resize(disc);
+    if (!where.starts_with(prefix)) continue;
+    auto rel = where.substr(prefix.size());
+    if (rel.starts_with("tests/") || rel.starts_with("build/")) continue;
+    // Keep the function's name short: no parameter list.
+    auto paren = function.find('(');
+    if (paren != std::string::npos) function.resize(paren);
+    auto entry = fmt::format("{} in {}", rel, function);
+    if (frames.empty() || frames.back() != entry) frames.push_back(entry);
+    if (frames.size() >= 8) break;
+  }
+  co_return frames;
 }
 
 std::string with_dropped(const process_result& r) {
@@ -291,29 +416,35 @@ verdict verdict_of(std::vector<shard>& shards, const std::vector<std::string>& n
   const shard* hung = nullptr;
   const shard* crashed = nullptr;
   const shard* broken = nullptr;
+  std::vector<std::string> crash_frames;
   for (std::size_t i = 0; i < shards.size(); ++i) {
     auto& s = shards[i];
     const auto& r = s.run;
     bool reported = !s.rep.cases.empty();
     bool all_passed = std::all_of(s.rep.cases.begin(), s.rep.cases.end(),
                                   [](const case_result& c) { return c.passed; });
-    for (auto& c : s.rep.cases) v.cases.push_back(std::move(c));
+    bool per_case = i < names.size();
+    for (auto& c : s.rep.cases) {
+      // A case in a process of its own: all that process printed is its.
+      if (per_case && !c.passed) c.output = last_lines(r.output, 30, 4000);
+      v.cases.push_back(std::move(c));
+    }
     case_result lost;  // the case that never reported
-    lost.name = !s.rep.running.empty() ? s.rep.running : i < names.size() ? names[i] : "";
+    lost.name = !s.rep.running.empty() ? s.rep.running : per_case ? names[i] : "";
     lost.task = s.rep.running_task;
-    if (!s.started) {
-      lost.messages.push_back("not run: the time for the tests was up");
-      if (!hung) hung = &s;
-    } else if (r.timed_out) {
+    bool fatal = r.exit_code != 0 && s.reporter.find("FATAL ERROR") != std::string::npos;
+    if (r.timed_out) {
       lost.messages.push_back(fmt::format(
-          "did not finish within {} s and was stopped", timeout.count() / 1000.0));
+          "did not finish within {:g} s and was stopped", timeout.count() / 1000.0));
       if (!hung) hung = &s;
-    } else if (r.signal) {
-      lost.messages.push_back("crashed: killed by " + describe_signal(r.signal));
-      if (!crashed) crashed = &s;
-    } else if (r.exit_code != 0 && r.output.find("FATAL ERROR") != std::string::npos) {
-      lost.messages.push_back("crashed");
-      if (!crashed) crashed = &s;
+    } else if (r.signal || fatal) {
+      lost.messages.push_back(r.signal ? "crashed: killed by " + describe_signal(r.signal)
+                                       : "crashed");
+      if (!crashed) {
+        crashed = &s;
+        crash_frames = s.frames;
+      }
+      lost.frames = s.frames;
     } else if (!reported || (r.exit_code != 0 && all_passed)) {
       // No case, or every case passed and the program still failed (a
       // leak found at exit, say): something other than the tests is wrong.
@@ -322,14 +453,18 @@ verdict verdict_of(std::vector<shard>& shards, const std::vector<std::string>& n
     } else {
       continue;
     }
-    if (!lost.name.empty() && (!s.rep.running.empty() || !reported))
+    lost.output = last_lines(r.output, 30, 4000);
+    if (!lost.name.empty()) {
+      // A crash may have written the case's entry already: replace it.
+      std::erase_if(v.cases, [&](const case_result& c) { return c.name == lost.name; });
       v.cases.push_back(std::move(lost));
+    }
   }
   if (hung) {
     v.kind = verdict_kind::timed_out;
-    v.detail = fmt::format("the tests did not finish within {} s and were stopped",
+    v.detail = fmt::format("a test did not finish within {:g} s and was stopped",
                            timeout.count() / 1000.0);
-    v.last_case = hung->rep.running;
+    v.last_case = !hung->rep.running.empty() ? hung->rep.running : "";
     v.output = with_dropped(hung->run);
   } else if (crashed) {
     v.kind = verdict_kind::crashed;
@@ -338,6 +473,7 @@ verdict verdict_of(std::vector<shard>& shards, const std::vector<std::string>& n
                    : "the test program crashed";
     v.last_case = crashed->rep.running;
     v.output = with_dropped(crashed->run);
+    if (!crash_frames.empty()) v.crash_site = crash_frames.front();
   } else if (broken) {
     v.kind = verdict_kind::broken;
     v.detail = fmt::format("the test program exited with code {} and reported {} "
@@ -347,6 +483,9 @@ verdict verdict_of(std::vector<shard>& shards, const std::vector<std::string>& n
     v.kind = v.cases_passed() == v.cases.size() ? verdict_kind::passed
                                                 : verdict_kind::failed;
   }
+  // Cases in the order of their tasks, then as declared.
+  std::stable_sort(v.cases.begin(), v.cases.end(),
+                   [](const case_result& a, const case_result& b) { return a.task < b.task; });
   return v;
 }
 
@@ -359,21 +498,23 @@ std::size_t default_parallel_tests() {
   return std::clamp<std::size_t>(cores * 8, 2, 16);
 }
 
-asio::awaitable<verdict> run_tests(const std::filesystem::path& binary,
-                                   std::chrono::milliseconds timeout,
-                                   std::size_t parallel) {
+asio::awaitable<verdict> run_tests(const fs::path& binary, grade_options o) {
   auto start = std::chrono::steady_clock::now();
+  std::size_t parallel = o.parallel ? o.parallel : default_parallel_tests();
   std::vector<std::string> names, specs;
   if (parallel > 1) names = co_await list_cases(binary);
   for (const auto& name : names) {
     specs.push_back(test_spec(name));
     if (specs.back().empty()) break;
   }
+  auto timeout = o.case_timeout;
   if (names.size() < 2 || specs.size() < names.size() || specs.back().empty()) {
     names.clear();
     specs = {""};  // one process for every case, in turn
   }
-  auto results = co_await run_pool(binary, specs, start + timeout, parallel);
+  // Run whole, the binary has its cases' time together.
+  if (names.empty()) timeout = o.case_timeout * 3;
+  auto results = co_await run_pool(binary, specs, o, timeout, parallel);
   // A spec that selected nothing (a name Catch2 reads another way): this
   // way of running does not fit the binary, so run it whole after all.
   bool missed = !names.empty() &&
@@ -383,8 +524,14 @@ asio::awaitable<verdict> run_tests(const std::filesystem::path& binary,
   if (missed) {
     names.clear();
     specs = {""};
-    results = co_await run_pool(binary, specs, start + timeout, 1);
+    timeout = o.case_timeout * 3;
+    results = co_await run_pool(binary, specs, o, timeout, 1);
   }
+  // <root>/build/<preset>/tests/<binary>, unless told.
+  auto root = !o.root.empty() ? o.root
+                              : binary.parent_path().parent_path().parent_path().parent_path();
+  for (auto& s : results)
+    if (!s.rep.frames.empty()) s.frames = co_await symbolize(binary, s.rep.frames, root);
   auto v = verdict_of(results, names, timeout);
   v.run_time = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::steady_clock::now() - start);
@@ -394,25 +541,100 @@ asio::awaitable<verdict> run_tests(const std::filesystem::path& binary,
 asio::awaitable<verdict> grade_lesson(const project& p, const lesson& l,
                                       grade_options o) {
   verdict v;
+  std::string warnings;
   if (o.build) {
-    std::vector<std::string> targets{p.test_target(l, o.side)};
+    std::vector<std::string> targets{p.test_target(l, o.what)};
     auto built = co_await build_targets(p, std::move(targets), o.build_timeout);
     v.build_time = built.elapsed;
     if (!built.ok()) {
-      auto file = o.side == "exercise" ? p.exercise(l)
-                  : o.side == "solution" ? p.solution(l)
-                                          : p.build / "tests" / "wrong" / l.dir /
-                                                (o.side.substr(6) + ".cpp");
       v.kind = built.timed_out ? verdict_kind::timed_out : verdict_kind::compile_error;
-      v.diagnostics = trim_diagnostics(built.output, file);
+      v.diagnostics = trim_diagnostics(built.output, p.source(l, o.what));
+      v.warnings = file_warnings(built.output, p.source(l, o.what));
       v.detail = built.timed_out ? "the build did not finish in time" : "";
       co_return v;
     }
+    warnings = remembered_warnings(p, l, o.what, built.output);
   }
-  auto tested = co_await run_tests(p.test_binary(l, o.side), o.test_timeout,
-                                   o.parallel ? o.parallel : default_parallel_tests());
+  o.root = p.root;
+  auto tested = co_await run_tests(p.test_binary(l, o.what), o);
   tested.build_time = v.build_time;
+  tested.warnings = std::move(warnings);
   co_return tested;
+}
+
+fs::path sanitizer_build(const project& p) {
+  return p.build.parent_path() / (p.build.filename().string() + "-asan");
+}
+
+asio::awaitable<verdict> sanitize_lesson(const project& p, const lesson& l,
+                                         grade_options o) {
+  auto start = std::chrono::steady_clock::now();
+  project sp = p;
+  sp.build = sanitizer_build(p);
+  verdict v;
+  if (!fs::exists(sp.build / "build.ninja")) {
+    // The same compiler and flags as the tutor preset, with ASan and UBSan.
+    process_options po;
+    po.timeout = 5min;
+    po.cwd = p.root;
+    po.max_output = 1 << 20;
+    auto preset = p.build.filename().string() + "-asan";
+    std::vector<std::string> argv{"cmake", "--preset", preset};
+    auto r = co_await run_process(std::move(argv), po);
+    if (!r.ok()) {
+      v.kind = verdict_kind::broken;
+      v.detail = "the sanitizer build could not be configured (cmake --preset " + preset + ")";
+      v.output = r.output;
+      co_return v;
+    }
+  }
+  o.case_timeout *= 3;  // instrumented code runs slower
+  v = co_await grade_lesson(sp, l, o);
+  v.sanitizer_time = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - start);
+  if (v.kind == verdict_kind::compile_error || v.kind == verdict_kind::broken) co_return v;
+  // A sanitizer's report: "==123==ERROR: AddressSanitizer: ..." or
+  // "...: runtime error: ..." (UBSan), in a case's output.
+  for (const auto& c : v.cases) {
+    const std::string& out = c.output;
+    auto at = out.find("ERROR: AddressSanitizer");
+    if (at == std::string::npos) at = out.find("runtime error:");
+    if (at == std::string::npos) at = out.find("ERROR: LeakSanitizer");
+    if (at == std::string::npos) continue;
+    auto begin = out.rfind('\n', at);
+    v.sanitizer = out.substr(begin == std::string::npos ? 0 : begin + 1);
+    v.last_case = c.name;
+    break;
+  }
+  if (v.sanitizer.empty() && v.kind != verdict_kind::passed) {
+    // Failed or crashed without a report we can read: show what it printed.
+    for (const auto& c : v.cases)
+      if (!c.passed && !c.output.empty()) {
+        v.sanitizer = c.output;
+        v.last_case = c.name;
+        break;
+      }
+  }
+  if (!v.sanitizer.empty()) {
+    v.kind = verdict_kind::memory_error;
+    // The first frame in the learner's file: "#3 0x... in f() /path/exercise.cpp:57:9"
+    std::istringstream in(v.sanitizer);
+    std::string line;
+    auto source = p.source(l, o.what).string();
+    while (std::getline(in, line)) {
+      auto at = line.find(source);
+      if (at == std::string::npos) continue;
+      auto fn = line.find(" in ");
+      std::string where = fs::relative(line.substr(at, line.find(' ', at) - at), p.root).string();
+      std::string function =
+          fn != std::string::npos && fn < at ? line.substr(fn + 4, at - fn - 5) : "";
+      auto paren = function.find('(');
+      if (paren != std::string::npos) function.resize(paren);
+      v.crash_site = function.empty() ? where : fmt::format("{} in {}", where, function);
+      break;
+    }
+  }
+  co_return v;
 }
 
 }  // namespace tutor

@@ -1,5 +1,7 @@
-// Grading one lesson: build the learner's code, run the lesson's tests with a
-// time limit, and turn what happened into a verdict the learner can act on.
+// Grading one lesson: build the code of one side, run the lesson's tests with
+// a time limit per test case, and turn what happened into a verdict the
+// learner can act on: what failed, what their code printed, where it
+// crashed, what the compiler warned about.
 #pragma once
 
 #include "process.hpp"
@@ -8,6 +10,7 @@
 #include <asio/awaitable.hpp>
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,17 +18,22 @@ namespace tutor {
 
 struct case_result {
   std::string name;
-  std::string task;  // "task2", from the [taskN] tag
+  int task = 0;  // N of the case's [taskN] tag; 0 when it has none
   bool passed = false;
   std::vector<std::string> messages;
+  std::string output;  // what the code printed while this case ran (bounded)
+  // A crash: where, as "lessons/03_gather/exercise.cpp:57 in job_ended",
+  // the frames in the project's own files first.
+  std::vector<std::string> frames;
 };
 
 enum class verdict_kind {
   passed,         // every test case passed
   failed,         // some test cases failed
   compile_error,  // the code does not compile
-  crashed,        // the test program died of a signal
-  timed_out,      // the test program did not finish in time
+  crashed,        // a test program died of a signal
+  timed_out,      // a test case did not finish in its time and was stopped
+  memory_error,   // the tests pass, but AddressSanitizer or UBSan objected
   broken,         // the build or the tests themselves misbehaved
 };
 
@@ -33,23 +41,33 @@ struct verdict {
   verdict_kind kind = verdict_kind::broken;
   std::vector<case_result> cases;
   std::string diagnostics;  // compiler errors, trimmed to the learner's file
+  std::string warnings;     // compiler warnings in the learner's file
   std::string detail;       // what went wrong, when not a test failure
-  std::string output;       // the test program's own output, truncated
+  std::string output;       // the failing test program's own output, truncated
   std::string last_case;    // the test case running when it crashed or hung
-  std::chrono::milliseconds build_time{0}, run_time{0};
+  std::string crash_site;   // the first frame in the learner's file
+  std::string sanitizer;    // the sanitizer's report, trimmed
+  std::chrono::milliseconds build_time{0}, run_time{0}, sanitizer_time{0};
 
   bool passed() const { return kind == verdict_kind::passed; }
   std::size_t cases_passed() const;
+  // Tasks (1-based, in order) with at least one failing case, and all the
+  // tasks the cases name.
+  std::vector<int> failing_tasks() const;
+  std::vector<int> tasks() const;
 };
 
 struct grade_options {
-  std::string side = "exercise";  // or "solution", "wrong_<name>"
+  side what = side::exercise();
   bool build = true;
-  // For all the cases: a hang is stopped, with a verdict, within 10 s of
-  // the save (the build included).
-  std::chrono::milliseconds test_timeout{7'000};
+  // Each test case gets this long, counted from its own start: a hang is
+  // stopped and named, and a loaded machine slows every case alike
+  // instead of eating a budget the cases share.
+  std::chrono::milliseconds case_timeout{5'000};
   std::size_t parallel = 0;  // test processes at once; 0: default_parallel_tests()
   std::chrono::milliseconds build_timeout{300'000};
+  int columns = 0;  // the learner's terminal width, for the tests' timelines
+  fs::path root;    // the repository (crash sites are named relative to it)
 };
 
 // (No default arguments on coroutines: g++ 12 destroys them twice.)
@@ -59,14 +77,23 @@ inline asio::awaitable<verdict> grade_lesson(const project& p, const lesson& l) 
   return grade_lesson(p, l, grade_options{});
 }
 
+// The sanitizer pass: the same tests, with the learner's code built under
+// AddressSanitizer and UndefinedBehaviorSanitizer (build/tutor-asan). A
+// `passed` verdict when they find nothing, `memory_error` with the report
+// (and the file and line in the learner's code) when they do. Configures
+// and builds what it needs the first time, which takes a while.
+asio::awaitable<verdict> sanitize_lesson(const project& p, const lesson& l,
+                                         grade_options o);
+// The build directory the sanitizer pass uses, beside p.build.
+fs::path sanitizer_build(const project& p);
+
 // Runs a test binary that is already built and reads its report. With
 // `parallel` > 1, each test case runs in a process of its own, that many at
 // once: the lessons' tests mostly wait (on sockets, on real timers), so
 // they overlap well, and a case that crashes or hangs takes only itself
-// down. Every case must end within `timeout` of the start.
+// down. Each case must end within `case_timeout` of its own start.
 asio::awaitable<verdict> run_tests(const std::filesystem::path& binary,
-                                   std::chrono::milliseconds timeout,
-                                   std::size_t parallel);
+                                   grade_options o);
 
 // Test processes at once by default: eight per core, from 2 to 16
 // ($ASYNCLINGS_TEST_JOBS overrides it).
@@ -76,10 +103,10 @@ std::size_t default_parallel_tests();
 std::string trim_diagnostics(const std::string& output,
                              const std::filesystem::path& file,
                              std::size_t max_errors = 3);
+// The warnings in `file`, with the lines the compiler prints under them.
+std::string file_warnings(const std::string& output,
+                          const std::filesystem::path& file,
+                          std::size_t max_warnings = 3);
 
-// Builds CMake targets; the result's output holds the compiler messages.
-asio::awaitable<process_result> build_targets(const project& p,
-                                              std::vector<std::string> targets,
-                                              std::chrono::milliseconds timeout);
 
 }  // namespace tutor

@@ -1,5 +1,8 @@
-// asynclings: the tutor. Arguments here; each command in its own file.
+// asynclings: the tutor. Arguments here; the course's state in course.cpp;
+// each command in commands.cpp, watch mode in watch*.cpp, the maintainers'
+// checks in dev_check.cpp.
 #include "commands.hpp"
+#include "course.hpp"
 #include "dev_check.hpp"
 #include "watch.hpp"
 
@@ -13,46 +16,46 @@
 
 #include <unistd.h>
 
-namespace tutor {
-
-fs::path find_root(fs::path start) {
-  for (auto dir = fs::absolute(start); ; dir = dir.parent_path()) {
-    if (fs::exists(dir / "lessons" / "lessons.toml")) return dir;
-    if (dir == dir.root_path()) break;
-  }
-  throw std::runtime_error(
-      "no lessons/lessons.toml here or above: run this from the asynclings repository");
-}
-
-}  // namespace tutor
-
 int main(int argc, char** argv) {
   using namespace tutor;
   CLI::App app{"asynclings: an interactive course in async C++20 with Asio.\n"
-               "Run without a command to start (or continue) the course."};
+               "Run without a command to start (or continue) the course: in a terminal,\n"
+               "watch mode grades your exercise.cpp every time you save it.",
+               "scripts/tutor"};
   app.set_help_all_flag("--help-all", "Show every command's options");
+  app.footer("Lessons are named by number or name: 03, 3, 03_gather or gather.\n"
+             "Your progress is in .asynclings/state.toml; reset keeps backups in "
+             ".asynclings/backups/.");
 
+  // Set by scripts/tutor; hidden from the help (an empty group).
   std::string root_arg, build_arg;
-  app.add_option("--root", root_arg, "The asynclings repository (default: found from here)");
-  app.add_option("--build", build_arg, "The CMake build directory (default: <root>/build/dev)");
+  app.add_option("--root", root_arg, "The asynclings repository")->group("");
+  app.add_option("--build", build_arg, "The CMake build directory")->group("");
 
   std::optional<std::string> which;
-  bool full = false, solution = false, yes = false, force = false;
+  std::optional<int> task;
+  bool full = false, solution = false, yes = false, force = false, all = false;
   std::string reset_which, binary;
 
   auto* list = app.add_subcommand("list", "List the lessons and your progress");
   auto* check = app.add_subcommand("check", "Grade a lesson (default: the current one)");
   check->add_option("lesson", which, "Lesson number or name, e.g. 03 or gather");
-  check->add_flag("--full", full, "Show every failure, not only the first task's");
+  check->add_flag("--full", full, "Show every failing test, not only the first task's");
   auto* check_all = app.add_subcommand("check-all", "Grade every lesson");
-  auto* hint = app.add_subcommand("hint", "Show the next hint for a lesson");
-  hint->add_option("lesson", which, "Lesson number or name");
+  auto* hint = app.add_subcommand(
+      "hint", "The next hint for a task: by default the first task that failed when you "
+              "last graded it");
+  hint->add_option("lesson", which, "Lesson number or name (default: the current one)");
+  hint->add_option("task", task, "Task number (default: the first failing task)");
+  hint->add_flag("--all", all, "Show again every hint shown so far for the task");
   auto* run = app.add_subcommand("run", "Build and run a lesson's demo in real time");
   run->add_option("lesson", which, "Lesson number or name");
   run->add_flag("--solution", solution, "Run the demo with the reference solution");
-  auto* reset = app.add_subcommand("reset", "Put a lesson's exercise back as shipped (keeps a backup)");
+  auto* reset = app.add_subcommand(
+      "reset", "Put a lesson's exercise back as shipped; your file is kept as a backup");
   reset->add_option("lesson", reset_which, "Lesson number or name")->required();
-  reset->add_flag("-y,--yes", yes, "Do not ask for confirmation");
+  reset->add_flag("-y,--yes", yes,
+                  "Do not ask for confirmation (needed when not run at a terminal)");
   auto* sol = app.add_subcommand("solution", "Show the reference solution as a diff against your file");
   sol->add_option("lesson", which, "Lesson number or name");
   sol->add_flag("--force", force, "Show it even before you pass");
@@ -74,12 +77,14 @@ int main(int argc, char** argv) {
     return code == 0 ? 0 : 2;
   }
 
-  context c;
-  c.out = detect_term();
+  term out = detect_term();
+  std::optional<course> c;
   try {
-    c.proj.root = root_arg.empty() ? find_root(fs::current_path()) : fs::absolute(root_arg);
-    c.proj.build = build_arg.empty() ? c.proj.root / "build" / "dev" : fs::absolute(build_arg);
-    c.proj.lessons = load_manifest(c.proj.manifest_file());
+    project p;
+    p.root = root_arg.empty() ? find_root(fs::current_path()) : fs::absolute(root_arg);
+    p.build = build_arg.empty() ? p.root / "build" / "tutor" : fs::absolute(build_arg);
+    p.lessons = load_manifest(p.manifest_file());
+    c.emplace(std::move(p));
   } catch (const std::exception& e) {
     fmt::print(stderr, "error: {}\n", e.what());
     return 2;
@@ -87,20 +92,20 @@ int main(int argc, char** argv) {
 
   try {
     return tut::run([&]() -> asio::awaitable<int> {
-      if (*list) co_return co_await cmd_list(c);
-      if (*check) co_return co_await cmd_check(c, which, full);
-      if (*check_all) co_return co_await cmd_check_all(c);
-      if (*hint) co_return co_await cmd_hint(c, which);
-      if (*run) co_return co_await cmd_run(c, which, solution);
-      if (*reset) co_return co_await cmd_reset(c, reset_which, yes);
-      if (*sol) co_return co_await cmd_solution(c, which, force);
-      if (*next) co_return co_await cmd_next(c);
-      if (*dev_check) co_return co_await cmd_dev_check(c);
-      if (*dev_tree) co_return co_await cmd_dev_check_tree(c);
-      if (*dev_fail) co_return co_await cmd_dev_expect_fail(c, binary);
+      if (*list) co_return co_await cmd_list(*c, out);
+      if (*check) co_return co_await cmd_check(*c, out, which, full);
+      if (*check_all) co_return co_await cmd_check_all(*c, out);
+      if (*hint) co_return co_await cmd_hint(*c, out, which, task, all);
+      if (*run) co_return co_await cmd_run(*c, out, which, solution);
+      if (*reset) co_return co_await cmd_reset(*c, out, reset_which, yes);
+      if (*sol) co_return co_await cmd_solution(*c, out, which, force);
+      if (*next) co_return co_await cmd_next(*c, out);
+      if (*dev_check) co_return co_await cmd_dev_check(*c, out);
+      if (*dev_tree) co_return co_await cmd_dev_check_tree(*c, out);
+      if (*dev_fail) co_return co_await cmd_dev_expect_fail(*c, out, binary);
       // A person at a terminal gets watch mode; scripts get one verdict.
-      if (stdin_is_tty() && isatty(STDOUT_FILENO)) co_return co_await cmd_watch(c);
-      co_return co_await cmd_start(c);
+      if (stdin_is_tty() && isatty(STDOUT_FILENO)) co_return co_await cmd_watch(*c, out);
+      co_return co_await cmd_start(*c, out);
     }());
   } catch (const std::exception& e) {
     fmt::print(stderr, "error: {}\n", e.what());

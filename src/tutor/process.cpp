@@ -52,20 +52,27 @@ pid_t spawn(const std::vector<std::string>& argv, const process_options& o,
   pid_t pid = fork();
   if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
   if (pid == 0) {
-    setpgid(0, 0);
-    int devnull = open("/dev/null", O_RDONLY);
-    if (devnull >= 0) dup2(devnull, 0);
-    if (!o.passthrough) {
+    if (o.foreground) {
+      signal(SIGINT, SIG_DFL);
+    } else {
+      setpgid(0, 0);
+      int devnull = open("/dev/null", O_RDONLY);
+      if (devnull >= 0) dup2(devnull, 0);
+    }
+    if (!o.passthrough && !o.foreground) {
       dup2(out_fd, 1);
       int err = o.stdout_only ? open("/dev/null", O_WRONLY) : out_fd;
       if (err >= 0) dup2(err, 2);
     }
     if (!o.cwd.empty() && chdir(o.cwd.c_str()) != 0) _exit(126);
+    if (o.nice > 0 && nice(o.nice) == -1) {
+      // Still runs, at the usual priority.
+    }
     execvpe(args[0], args.data(), envp.data());
     dprintf(2, "cannot run %s: %s\n", args[0], std::strerror(errno));
     _exit(127);
   }
-  setpgid(pid, pid);  // also from the parent: no race with kill below
+  if (!o.foreground) setpgid(pid, pid);  // also from the parent: no race with kill below
   return pid;
 }
 
@@ -87,7 +94,7 @@ asio::awaitable<process_result> run_process(std::vector<std::string> argv,
     throw;
   }
   close(fds[1]);
-  running_groups().insert(pid);
+  if (!options.foreground) running_groups().insert(pid);
 
   process_result result;
   bool finished = false;
@@ -95,15 +102,29 @@ asio::awaitable<process_result> run_process(std::vector<std::string> argv,
   deadline.async_wait([&](asio::error_code ec) {
     if (ec || finished) return;
     result.timed_out = true;
-    kill(-pid, SIGKILL);
+    kill(options.foreground ? pid : -pid, SIGKILL);
   });
+  // Stopped from outside: not a timeout, but the same way out.
+  asio::steady_timer grace(ex);
+  if (options.control) {
+    options.control->running = true;
+    options.control->stop = [&, pid](std::chrono::milliseconds g) {
+      if (finished) return;
+      kill(-pid, SIGTERM);
+      grace.expires_after(g);
+      grace.async_wait([&, pid](asio::error_code ec) {
+        if (!ec && !finished) kill(-pid, SIGKILL);
+      });
+    };
+  }
 
   asio::posix::stream_descriptor out(ex, fds[0]);
   char buf[16384];
-  if (options.passthrough) out.close();
+  if (options.passthrough || options.foreground) out.close();
   while (out.is_open()) {
     auto [ec, n] = co_await out.async_read_some(asio::buffer(buf),
                                                 as_tuple(use_awaitable));
+    if (n > 0 && options.on_output) options.on_output(std::string_view(buf, n));
     std::size_t keep = std::min(n, options.max_output - std::min(options.max_output, result.output.size()));
     result.output.append(buf, keep);
     result.dropped += n - keep;
@@ -122,7 +143,12 @@ asio::awaitable<process_result> run_process(std::vector<std::string> argv,
   finished = true;
   running_groups().erase(pid);
   deadline.cancel();
-  kill(-pid, SIGKILL);  // anything it left behind in its group
+  grace.cancel();
+  if (options.control) {
+    options.control->running = false;
+    options.control->stop = [](auto) {};
+  }
+  if (!options.foreground) kill(-pid, SIGKILL);  // anything it left behind in its group
   result.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::steady_clock::now() - start);
   if (WIFSIGNALED(status))
@@ -136,6 +162,7 @@ asio::awaitable<process_result> run_process(std::vector<std::string> argv,
 void kill_children() {
   for (pid_t group : running_groups()) kill(-group, SIGKILL);
 }
+
 
 std::string describe_signal(int sig) {
   switch (sig) {

@@ -7,7 +7,9 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -19,7 +21,22 @@ struct process_options {
   std::filesystem::path cwd;
   std::map<std::string, std::string> env;  // added to the environment
   bool passthrough = false;  // print straight to our terminal, capture nothing
+  // Run as part of the terminal's session: our stdin, stdout and process
+  // group (a pager, which reads the keyboard). Implies passthrough.
+  bool foreground = false;
   bool stdout_only = false;  // capture stdout alone (stderr to /dev/null)
+  int nice = 0;              // lower the child's priority (nice(2))
+  // Called with each piece of output as it arrives (before the cap applies).
+  std::function<void(std::string_view)> on_output;
+  // Filled in while the child runs: a way to ask it to stop early.
+  std::shared_ptr<struct process_control> control;
+};
+
+// Stops a running child from outside: SIGTERM to its process group now,
+// SIGKILL if it is still there after `grace`. Does nothing once it ended.
+struct process_control {
+  std::function<void(std::chrono::milliseconds grace)> stop = [](auto) {};
+  bool running = false;
 };
 
 struct process_result {

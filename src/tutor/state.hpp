@@ -1,6 +1,6 @@
-// The learner's progress, kept in .asynclings/state.toml (ignored by git).
-// Written atomically; a missing or corrupt file starts afresh and is
-// rebuilt from grading, never a crash.
+// The learner's progress as it is kept in .asynclings/state.toml (ignored by
+// git). Written atomically; a missing or corrupt file starts afresh and is
+// rebuilt from grading, never a crash. Only `course` reads and writes it.
 #pragma once
 
 #include "project.hpp"
@@ -8,13 +8,18 @@
 #include <map>
 #include <set>
 #include <string>
+#include <vector>
 
 namespace tutor {
 
 struct progress {
-  std::set<std::string> done;               // lesson dirs that passed
-  std::string current;                      // lesson dir the learner is on
-  std::map<std::string, int> hints_shown;   // per lesson dir
+  std::set<std::string> done;  // lesson dirs that passed
+  std::string current;         // lesson dir the learner is on
+  // Hints shown so far: lesson dir -> task number (1-based) -> how many.
+  std::map<std::string, std::map<int, int>> hints_shown;
+  // The tasks that failed at the lesson's last verdict (1-based), so that
+  // `hint` knows which task to help with without grading again.
+  std::map<std::string, std::vector<int>> failing;
   bool fresh = false;  // no usable state file: rebuild it from grading
 
   // The first lesson not done, or the last one when all are.

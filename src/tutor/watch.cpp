@@ -1,27 +1,26 @@
 #include "watch.hpp"
 
+#include "build.hpp"
 #include "commands.hpp"
-#include "grade.hpp"
-#include "state.hpp"
+#include "pager.hpp"
+#include "process.hpp"
+#include "watch_input.hpp"
+#include "watch_screen.hpp"
 
-#include <asio/posix/stream_descriptor.hpp>
-#include <asio/steady_timer.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/signal_set.hpp>
+#include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
-#include <asio/experimental/as_tuple.hpp>
 #include <fmt/format.h>
 
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
-
-#include <sys/inotify.h>
-#include <sys/ioctl.h>
-#include <termios.h>
-#include <unistd.h>
 
 namespace tutor {
 namespace {
@@ -31,51 +30,6 @@ using asio::use_awaitable;
 using asio::experimental::as_tuple;
 using namespace std::chrono_literals;
 
-// Keys arrive one at a time, without echo; restored on every way out.
-class raw_terminal {
-public:
-  raw_terminal() {
-    if (tcgetattr(STDIN_FILENO, &saved_) != 0) return;
-    termios raw = saved_;
-    raw.c_lflag &= ~(ICANON | ECHO);
-    raw.c_cc[VMIN] = 1;
-    raw.c_cc[VTIME] = 0;
-    active_ = tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0;
-    if (active_) {
-      instance_ = this;
-      std::signal(SIGTERM, &raw_terminal::on_signal);
-      std::signal(SIGHUP, &raw_terminal::on_signal);
-    }
-    std::fputs("\x1b[?25l", stdout);  // hide the cursor
-  }
-  ~raw_terminal() { restore(); }
-  raw_terminal(const raw_terminal&) = delete;
-  raw_terminal& operator=(const raw_terminal&) = delete;
-
-  void restore() {
-    if (active_) tcsetattr(STDIN_FILENO, TCSANOW, &saved_);
-    active_ = false;
-    std::fputs("\x1b[?25h", stdout);
-    std::fflush(stdout);
-  }
-
-private:
-  static void on_signal(int sig) {
-    if (instance_) instance_->restore();
-    std::signal(sig, SIG_DFL);
-    std::raise(sig);
-  }
-  static inline raw_terminal* instance_ = nullptr;
-  termios saved_{};
-  bool active_ = false;
-};
-
-int terminal_rows() {
-  winsize w{};
-  if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &w) == 0 && w.ws_row > 0) return w.ws_row;
-  return 40;
-}
-
 std::string read_all(const fs::path& f) {
   std::ifstream in(f, std::ios::binary);
   std::stringstream ss;
@@ -83,75 +37,85 @@ std::string read_all(const fs::path& f) {
   return ss.str();
 }
 
-std::size_t count_lines(const std::string& s) {
-  return static_cast<std::size_t>(std::count(s.begin(), s.end(), '\n'));
+bool env_off(const char* name) {
+  const char* v = std::getenv(name);
+  return v && std::string_view(v) == "0";
 }
 
-std::string first_lines(const std::string& s, std::size_t n) {
-  std::size_t pos = 0;
-  for (std::size_t i = 0; i < n && pos != std::string::npos; ++i) {
-    pos = s.find('\n', pos);
-    if (pos != std::string::npos) ++pos;
-  }
-  return pos == std::string::npos ? s : s.substr(0, pos);
+void flush(const std::string& s) {
+  std::fwrite(s.data(), 1, s.size(), stdout);
+  std::fflush(stdout);
 }
 
-enum class mode { lesson, list, confirm_reset, confirm_solution, page };
+enum class mode {
+  lesson,            // the lesson and its verdict
+  list,              // picking a lesson
+  confirm_reset,     // "Reset exercise.cpp ...? [y/N]"
+  confirm_solution,  // "Show the reference anyway? [y/N]"
+  demo,              // the demo runs; its output is on the screen
+  after_demo,        // it ended; a key goes back (or to the pager)
+  page,              // a page of text (check all); a key goes back
+};
 
 class watch_app {
 public:
-  watch_app(context& c, asio::any_io_executor ex)
-      : c_(c), ex_(ex), wake_grader_(ex), debounce_(ex), stdin_(ex, dup(STDIN_FILENO)) {
-    auto s = load_progress(c_.proj, &note_);
-    lesson_ = s.first_unfinished(c_.proj.lessons);
-    if (!s.current.empty())
-      if (auto i = c_.proj.lessons.find(s.current)) lesson_ = *i;
-    done_ = s.done;
+  watch_app(course& c, term t, asio::any_io_executor ex)
+      : c_(c), t_(t), ex_(ex), wake_grader_(ex, asio::steady_timer::time_point::max()),
+        all_ended_(ex, asio::steady_timer::time_point::max()), keys_(ex), files_(ex) {
+    lesson_ = c_.current();
     // No usable progress file: grade from the first lesson on and move
     // forward past every lesson that passes.
-    rebuilding_ = s.fresh;
+    rebuilding_ = c_.fresh();
     if (rebuilding_) lesson_ = 0;
-    wake_grader_.expires_at(asio::steady_timer::time_point::max());
   }
 
   awaitable<int> run() {
     raw_terminal raw;
-    int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-    if (fd < 0) throw std::runtime_error("inotify_init1 failed");
-    inotify_.emplace(ex_, fd);
-    inotify_fd_ = fd;
+    raw_ = &raw;
+    flush("\x1b[2J");
     select(lesson_);
-    asio::co_spawn(ex_, files(), asio::detached);
-    asio::co_spawn(ex_, grader(), asio::detached);
+    spawn(saves());
+    spawn(grader());
+    spawn(resizes());
     co_await keys();
     quitting_ = true;
+    stop_background_builds();
     kill_children();  // a build or test still running: stop it now
-    inotify_->close();
+    if (demo_control_) demo_control_->stop(0ms);
+    files_.close();
     wake_grader_.cancel();
-    debounce_.cancel();
+    if (resize_) resize_->cancel();
+    // Every task of the app has ended before the app goes away.
+    while (running_ > 0) co_await all_ended_.async_wait(as_tuple(use_awaitable));
     raw.restore();
-    std::fputs("\x1b[2J\x1b[H", stdout);
+    raw_ = nullptr;
+    flush("\x1b[2J\x1b[H");
     fmt::print("Bye! Your progress is saved; `scripts/tutor` picks up where you left off.\n");
     co_return 0;
   }
 
 private:
-  const lesson& current() const { return c_.proj.lessons.lessons[lesson_]; }
+  const lesson& current() const { return c_.at(lesson_); }
+
+  // Starts a task of the app; run() waits for all of them before it ends.
+  void spawn(awaitable<void> task) {
+    ++running_;
+    asio::co_spawn(ex_, std::move(task), [this](std::exception_ptr) {
+      if (--running_ == 0) all_ended_.cancel();
+    });
+  }
+
+  // ---- What changes the screen --------------------------------------------------
 
   // Moves to lesson i: watch its directory, grade it.
   void select(std::size_t i) {
     lesson_ = i;
-    hints_ = 0;
     verdict_.reset();
+    hints_.clear();
     last_graded_.clear();
-    auto s = load_progress(c_.proj);
-    s.current = current().dir;
-    save_progress(c_.proj, s);
-    if (watch_ >= 0) inotify_rm_watch(inotify_fd_, watch_);
-    // Watch the directory, not the file: editors save by renaming a new
-    // file over the old one, which a watch on the file would lose.
-    watch_ = inotify_add_watch(inotify_fd_, c_.proj.exercise(current()).parent_path().c_str(),
-                               IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_MODIFY);
+    sanitizer_note_.clear();
+    c_.select(i);
+    files_.watch(c_.proj().lesson_dir(current()), "exercise.cpp");
     request_grade();
   }
 
@@ -161,27 +125,25 @@ private:
     draw();
   }
 
-  awaitable<void> files() {
-    alignas(inotify_event) char buf[8192];
-    while (!quitting_) {
-      auto [ec, n] = co_await inotify_->async_read_some(asio::buffer(buf), as_tuple(use_awaitable));
-      if (ec) co_return;
-      bool ours = false;
-      for (std::size_t off = 0; off < n;) {
-        auto* e = reinterpret_cast<inotify_event*>(buf + off);
-        if (e->len && std::string_view(e->name) == "exercise.cpp") ours = true;
-        off += sizeof(inotify_event) + e->len;
-      }
-      if (!ours) continue;
-      // Debounce: editors write in several steps (a temporary file, a
-      // rename, a few writes), all within milliseconds; grade once they stop.
-      debounce_.expires_after(80ms);
-      debounce_.async_wait([this](asio::error_code e) {
-        if (!e && !quitting_) {
-          // Saving without a change (or a write in progress) changes nothing.
-          if (read_all(c_.proj.exercise(current())) != last_graded_) request_grade();
-        }
-      });
+  // ---- The concurrent parts ---------------------------------------------------------
+
+  awaitable<void> saves() {
+    // (No co_await inside a loop's condition: g++ 12 miscompiles it.)
+    for (;;) {
+      bool saved = co_await files_.next_save(80ms);
+      if (!saved || quitting_) co_return;
+      // Saving without a change (or a write in progress) changes nothing.
+      if (read_all(c_.proj().exercise(current())) != last_graded_) request_grade();
+    }
+  }
+
+  awaitable<void> resizes() {
+    resize_.emplace(ex_, SIGWINCH);
+    for (;;) {
+      auto [ec, sig] = co_await resize_->async_wait(as_tuple(use_awaitable));
+      if (ec || quitting_) co_return;
+      update_size(t_);
+      draw();
     }
   }
 
@@ -189,25 +151,27 @@ private:
     while (!quitting_) {
       if (!dirty_) {
         co_await wake_grader_.async_wait(as_tuple(use_awaitable));
-        wake_grader_.expires_at(asio::steady_timer::time_point::max());
         continue;
       }
       dirty_ = false;
       grading_ = true;
       draw();
       std::size_t graded = lesson_;
-      auto source = read_all(c_.proj.exercise(current()));
-      auto v = co_await grade_lesson(c_.proj, current());
+      auto source = read_all(c_.proj().exercise(current()));
+      grade_options o;
+      o.columns = t_.columns;
+      auto v = co_await grade_and_record(c_, graded, o);
       grading_ = false;
       if (quitting_) co_return;
       if (graded != lesson_) continue;  // moved on meanwhile: grade the new one
       last_graded_ = source;
-      bool was_done = done_.count(current().dir);
-      done_ = record_verdict(c_.proj, current(), v).done;
-      just_passed_ = v.passed() && !was_done;
+      bool was_passed = verdict_ && verdict_->passed();
+      just_passed_ = v.passed() && !was_passed;
       solution_diff_.clear();
-      if (v.passed()) solution_diff_ = co_await diff_with_reference(c_.proj, current());
-      if (rebuilding_ && v.passed() && lesson_ + 1 < c_.proj.lessons.lessons.size()) {
+      hints_.clear();  // a new verdict: the hints make room for it
+      sanitizer_note_.clear();
+      if (v.passed()) solution_diff_ = co_await c_.solution_diff(graded);
+      if (rebuilding_ && v.passed() && lesson_ + 1 < c_.lessons().size()) {
         message_ = fmt::format("Lesson {} already passes; moving on.", current().number);
         select(lesson_ + 1);
         continue;
@@ -215,26 +179,81 @@ private:
       rebuilding_ = false;
       verdict_ = std::move(v);
       draw();
+      start_background_build();
+      if (verdict_->passed() && !env_off("ASYNCLINGS_SANITIZE") && !dirty_)
+        co_await sanitize(graded, source);
     }
   }
 
+  // After a pass: the same tests under AddressSanitizer and UBSan.
+  awaitable<void> sanitize(std::size_t graded, std::string source) {
+    sanitizing_ = true;
+    draw();
+    grade_options o;
+    o.columns = t_.columns;
+    auto v = co_await sanitize_lesson(c_.proj(), c_.at(graded), o);
+    sanitizing_ = false;
+    if (quitting_ || graded != lesson_ || dirty_ ||
+        read_all(c_.proj().exercise(current())) != source) {
+      draw();
+      co_return;
+    }
+    if (v.kind == verdict_kind::memory_error) {
+      c_.record(graded, v);
+      verdict_ = std::move(v);
+      just_passed_ = false;
+    } else if (v.kind == verdict_kind::passed) {
+      sanitizer_note_ = fmt::format(
+          "No memory errors: AddressSanitizer and UBSan ran the tests too ({:.1f} s).",
+          v.sanitizer_time.count() / 1000.0);
+    } else {
+      sanitizer_note_ = "The sanitizer pass could not run: " + v.detail;
+    }
+    draw();
+  }
+
+  // Once the first verdict is on the screen, the other lessons are built
+  // at the lowest priority, so that moving on is quick.
+  void start_background_build() {
+    if (background_started_ || env_off("ASYNCLINGS_BACKGROUND_BUILD")) return;
+    background_started_ = true;
+    spawn(
+        [this]() -> awaitable<void> {
+          background_running_ = true;
+          bool built = co_await build_in_background(
+              c_.proj(), every_lesson_target(c_), [this](int done, int total) {
+                background_done_ = done;
+                background_total_ = total;
+                if (mode_ == mode::lesson || mode_ == mode::list) draw_status();
+              });
+          background_running_ = false;
+          if (quitting_) co_return;
+          if (built) message_ = "Every lesson is built: moving on is quick now.";
+          draw();
+        }());
+  }
+
   awaitable<void> keys() {
-    char buf[64];
     for (;;) {
-      auto [ec, n] = co_await stdin_.async_read_some(asio::buffer(buf), as_tuple(use_awaitable));
-      if (ec || n == 0) co_return;  // stdin closed
-      std::string_view input(buf, n);
-      // Arrow keys arrive as ESC [ A / ESC [ B.
-      if (input == "\x1b[A") input = "k";
-      else if (input == "\x1b[B") input = "j";
-      for (char k : input)
-        if (!co_await on_key(k)) co_return;
+      auto k = co_await keys_.next();
+      if (!k) co_return;  // stdin closed
+      if (!co_await on_key(*k)) co_return;
     }
   }
+
+  // ---- Keys -------------------------------------------------------------------------
 
   // Returns false to quit.
   awaitable<bool> on_key(char k) {
     switch (mode_) {
+      case mode::demo:
+        if (k == 'q' || k == key::ctrl_c || k == key::escape) demo_control_->stop(2s);
+        co_return true;
+      case mode::after_demo:
+        mode_ = mode::lesson;
+        if (demo_long_ && k != 'q' && k != key::escape) co_await page(demo_output_);
+        draw();
+        co_return true;
       case mode::page:
         mode_ = mode::lesson;
         draw();
@@ -242,11 +261,11 @@ private:
       case mode::confirm_reset:
         mode_ = mode::lesson;
         if (k == 'y' || k == 'Y') {
-          auto r = co_await restore_exercise(c_.proj, current());
+          auto r = co_await c_.reset(lesson_);
           message_ = r.error.empty()
-                         ? "Reset to the original. Your previous version: " + display_path(r.backup)
+                         ? "Reset to the original. Your previous version: " +
+                               display_path(r.backup)
                          : "Nothing changed: " + r.error + ".";
-          done_ = load_progress(c_.proj).done;
           request_grade();
         } else {
           message_ = "Nothing changed.";
@@ -259,13 +278,13 @@ private:
         else draw();
         co_return true;
       case mode::list:
-        if (k == 'j' && cursor_ + 1 < c_.proj.lessons.lessons.size()) ++cursor_;
-        else if (k == 'k' && cursor_ > 0) --cursor_;
-        else if (k == '\n' || k == '\r' || k == ' ') {
+        if (k == key::down && cursor_ + 1 < c_.lessons().size()) ++cursor_;
+        else if (k == key::up && cursor_ > 0) --cursor_;
+        else if (k == key::enter || k == ' ') {
           mode_ = mode::lesson;
           select(cursor_);
           co_return true;
-        } else if (k == 'q' || k == '\x1b' || k == 'l') {
+        } else if (k == 'q' || k == key::escape || k == 'l') {
           mode_ = mode::lesson;
         }
         draw();
@@ -276,9 +295,10 @@ private:
     message_.clear();
     switch (k) {
       case 'q':
+      case key::ctrl_c:
         co_return false;
       case 'n':
-        if (lesson_ + 1 < c_.proj.lessons.lessons.size()) select(lesson_ + 1);
+        if (lesson_ + 1 < c_.lessons().size()) select(lesson_ + 1);
         else { message_ = "This is the last lesson."; draw(); }
         break;
       case 'p':
@@ -286,13 +306,7 @@ private:
         else { message_ = "This is the first lesson."; draw(); }
         break;
       case 'h':
-        if (hints_ < current().hints.size()) ++hints_;
-        else message_ = "No more hints for this lesson.";
-        {
-          auto s = load_progress(c_.proj);
-          s.hints_shown[current().dir] = std::max<int>(s.hints_shown[current().dir], hints_);
-          save_progress(c_.proj, s);
-        }
+        reveal_hint();
         draw();
         break;
       case 'l':
@@ -305,11 +319,11 @@ private:
         draw();
         break;
       case 's':
-        if (done_.count(current().dir)) co_await show_solution();
+        if (c_.done(lesson_)) co_await show_solution();
         else { mode_ = mode::confirm_solution; draw(); }
         break;
       case 'r':
-        co_await run_demo();
+        spawn(run_demo());
         break;
       case 'c':
         co_await check_all();
@@ -320,10 +334,35 @@ private:
     co_return true;
   }
 
-  awaitable<void> show_solution() {
-    auto diff = co_await diff_with_reference(c_.proj, current());
-    page_ = diff.empty() ? "Your file is the same as the reference.\n" : colour_diff(diff);
+  void reveal_hint() {
+    auto h = c_.next_hint(lesson_, std::nullopt);
+    if (!h) {
+      message_ = "This lesson has no hints for that task.";
+      return;
+    }
+    hint_task_ = h->task;
+    hints_ = c_.shown_hints(lesson_, h->task);
+    if (h->repeated)
+      message_ = fmt::format("That was the last hint for task {}. `scripts/tutor solution {} "
+                             "--force` shows the reference.",
+                             h->task, current().number);
+  }
+
+  // Runs in the terminal's cooked mode, then comes back.
+  awaitable<void> page(const std::string& text) {
     mode_ = mode::page;
+    if (raw_) raw_->restore();
+    co_await show_in_pager(text);
+    if (raw_) raw_->enter();
+    mode_ = mode::lesson;
+  }
+
+  awaitable<void> show_solution() {
+    auto diff = co_await c_.solution_diff(lesson_);
+    // A named string: g++ 12 destroys a temporary in a co_await twice.
+    std::string text = diff.empty() ? "Your file is the same as the reference.\n"
+                                    : colour_diff(diff);
+    co_await page(text);
     draw();
   }
 
@@ -331,9 +370,9 @@ private:
     std::istringstream in(diff);
     std::string line, out;
     while (std::getline(in, line)) {
-      if (line.starts_with("+") && !line.starts_with("+++")) out += c_.out.green(line);
-      else if (line.starts_with("-") && !line.starts_with("---")) out += c_.out.red(line);
-      else if (line.starts_with("@@")) out += c_.out.cyan(line);
+      if (line.starts_with("+") && !line.starts_with("+++")) out += t_.green(line);
+      else if (line.starts_with("-") && !line.starts_with("---")) out += t_.red(line);
+      else if (line.starts_with("@@")) out += t_.cyan(line);
       else out += line;
       out += "\n";
     }
@@ -341,139 +380,184 @@ private:
   }
 
   awaitable<void> run_demo() {
-    std::fputs("\x1b[2J\x1b[H", stdout);
-    fmt::print("{}\n\n", c_.out.dim(fmt::format("building and running the lesson {} demo with your code (real time) ...",
-                                               current().number)));
-    std::fflush(stdout);
-    std::vector<std::string> targets{c_.proj.demo_target(current(), "exercise")};
-    auto built = co_await build_targets(c_.proj, std::move(targets), std::chrono::minutes(5));
-    if (!built.ok()) {
-      fmt::print("{} the demo does not build:\n\n{}", c_.out.fail_mark(),
-                 trim_diagnostics(built.output, c_.proj.exercise(current())));
+    if (mode_ != mode::lesson) co_return;
+    mode_ = mode::demo;
+    demo_output_.clear();
+    demo_long_ = false;
+    flush("\x1b[2J\x1b[H");
+    flush(t_.dim(fmt::format("building the lesson {} demo with your code ...",
+                             current().number)) + "\r\n");
+    std::size_t shown = lesson_;
+    if (auto errors = co_await build_demo(c_, shown, side::exercise())) {
+      flush(t_.fail_mark() + " the demo does not build:\r\n\r\n");
+      auto text = wrap_text(*errors, t_.columns);
+      for (auto& line : wrap_lines(text, t_.columns)) flush(line + "\r\n");
+      demo_output_ = *errors;
     } else {
+      flush(t_.dim("running it in real time (q or Ctrl-C stops it) ...") + "\r\n\r\n");
+      demo_control_ = std::make_shared<process_control>();
       process_options o;
-      o.passthrough = true;
       o.timeout = 60s;
-      std::vector<std::string> argv{c_.proj.demo_binary(current(), "exercise").string()};
+      o.max_output = 1 << 20;
+      o.control = demo_control_;
+      o.on_output = [](std::string_view chunk) { flush(std::string(chunk)); };
+      std::vector<std::string> argv{c_.proj().demo_binary(c_.at(shown), side::exercise()).string()};
       auto r = co_await run_process(std::move(argv), o);
-      if (r.timed_out) fmt::print("{}\n", c_.out.red("the demo was stopped after 60 s"));
-      if (r.signal) fmt::print("{}\n", c_.out.red("the demo crashed: " + describe_signal(r.signal)));
+      demo_output_ = r.output;
+      std::string how = r.timed_out ? "was stopped after 60 s"
+                        : r.signal == SIGTERM || r.signal == SIGKILL ? "was stopped"
+                        : r.signal ? "crashed: " + describe_signal(r.signal)
+                        : r.exit_code == 0 ? "ended"
+                                           : fmt::format("ended with exit code {}", r.exit_code);
+      flush("\r\n" + (r.ok() ? t_.green("The demo " + how + ".") : t_.red("The demo " + how + ".")));
     }
-    fmt::print("\n{}\n", c_.out.dim("press any key to go back"));
-    std::fflush(stdout);
-    page_.clear();
-    mode_ = mode::page;
+    std::size_t lines = static_cast<std::size_t>(std::count(demo_output_.begin(), demo_output_.end(), '\n'));
+    demo_long_ = lines + 4 > static_cast<std::size_t>(t_.rows);
+    flush("\r\n" + t_.dim(demo_long_ ? "Any key shows its output in the pager, to scroll "
+                                       "through; q goes back to the lesson."
+                                     : "Any key goes back to the lesson.") + "\r\n");
+    mode_ = mode::after_demo;
   }
 
   awaitable<void> check_all() {
-    std::fputs("\x1b[2J\x1b[H", stdout);
-    fmt::print("{}\n\n", c_.out.bold("Checking every lesson"));
-    std::fflush(stdout);
-    std::size_t passed = 0;
-    for (const auto& l : c_.proj.lessons.lessons) {
-      auto v = co_await grade_lesson(c_.proj, l);
-      passed += v.passed();
-      fmt::print("  {} {:<18} {}\n", v.passed() ? c_.out.ok_mark() : c_.out.fail_mark(), l.dir,
-                 v.passed() ? "passes" : fmt::format("{}/{} test cases", v.cases_passed(), v.cases.size()));
-      std::fflush(stdout);
-      done_ = record_verdict(c_.proj, l, v).done;
-    }
-    fmt::print("\n{}\n\n{}\n", progress_bar(passed, c_.proj.lessons.lessons.size()),
-               c_.out.dim("press any key to go back"));
-    std::fflush(stdout);
-    page_.clear();
     mode_ = mode::page;
+    flush("\x1b[2J\x1b[H" + t_.bold("Checking every lesson") + "\r\n\r\n");
+    auto passed = co_await check_every_lesson(c_, t_.columns, [&](std::size_t i, const verdict& v) {
+      flush(fmt::format("  {} {:<18} {}\r\n", v.passed() ? t_.ok_mark() : t_.fail_mark(),
+                        c_.at(i).dir, verdict_summary(v)));
+    });
+    flush(fmt::format("\r\n{}\r\n\r\n{}\r\n", progress_bar(passed, c_.lessons().size()),
+                      t_.dim("Any key goes back to the lesson.")));
+    if (lesson_ < c_.lessons().size()) {
+      // The current lesson was graded too: show that verdict when back.
+      dirty_ = true;
+      wake_grader_.cancel();
+    }
+  }
+
+  // ---- Drawing ------------------------------------------------------------------------
+
+  std::string status_line() const {
+    if (grading_) return t_.yellow("grading ...");
+    if (sanitizing_) return t_.yellow("checking for memory errors (AddressSanitizer, UBSan) ...");
+    if (background_running_ && background_total_ > 0)
+      return t_.dim(fmt::format("building the other lessons in the background: {}/{}",
+                                background_done_, background_total_));
+    return {};
+  }
+
+  screen_model model() const {
+    screen_model m;
+    const auto& lessons = c_.lessons();
+    m.title = fmt::format("{}  {}", t_.bold("asynclings"),
+                          progress_bar(c_.done_count(), lessons.size(), 20));
+    // A key and its word never part at the end of a line (no-break spaces).
+    m.keys = t_.dim("n\u00a0next \u00b7 p\u00a0previous \u00b7 h\u00a0hint \u00b7 "
+                    "l\u00a0list \u00b7 r\u00a0run \u00b7 s\u00a0solution \u00b7 "
+                    "c\u00a0check\u00a0all \u00b7 x\u00a0reset \u00b7 q\u00a0quit");
+    m.status = status_line();
+    m.message = message_;
+    if (!c_.warning().empty() && message_.empty()) m.message = t_.dim(c_.warning());
+    if (mode_ == mode::list) {
+      m.listing = true;
+      m.cursor = cursor_;
+      for (std::size_t i = 0; i < lessons.size(); ++i) {
+        std::string line = fmt::format("{} {} {}  {}", i == cursor_ ? ">" : " ",
+                                       c_.done(i) ? t_.ok_mark() : t_.dim("\u00b7"),
+                                       lessons[i].number, lessons[i].title);
+        m.list.push_back(i == cursor_ ? t_.bold(line) : line);
+      }
+      m.keys = t_.dim("j/k or arrows move \u00b7 enter picks \u00b7 esc\u00a0goes\u00a0back");
+      return m;
+    }
+    const auto& l = current();
+    m.head.push_back(lesson_header(t_, c_, lesson_) + (c_.done(lesson_) ? " " + t_.ok_mark() : ""));
+    std::istringstream files(lesson_files(t_, c_, lesson_));
+    for (std::string line; std::getline(files, line);) m.head.push_back(line);
+    if (mode_ == mode::confirm_reset)
+      m.prompt = t_.bold("Reset exercise.cpp to the original? Your version is kept as a "
+                         "backup. [y/N]");
+    if (mode_ == mode::confirm_solution)
+      m.prompt = t_.bold("You have not passed this lesson yet. Show the reference anyway? [y/N]");
+    if (!verdict_) {
+      m.headline = grading_ ? "" : t_.dim("waiting for the first grade ...");
+      return m;
+    }
+    auto text = describe_verdict(t_, l, *verdict_);
+    m.headline = text.headline;
+    m.tasks = text.tasks;
+    if (!hints_.empty()) {
+      // The hint just revealed first, then the earlier ones of its task:
+      // what does not fit is the oldest.
+      for (auto it = hints_.rbegin(); it != hints_.rend(); ++it) {
+        if (it == std::next(hints_.rbegin())) m.panel += t_.dim("Shown before:") + "\n";
+        m.panel += render_hint(t_, l, *it) + "\n";
+      }
+      m.panel_cut = t_.dim(fmt::format("(earlier hints: `scripts/tutor hint {} {} --all`)",
+                                       l.number, hint_task_));
+    } else if (verdict_->passed()) {
+      m.panel = t_.green(just_passed_ ? "Lesson passed! " : "Passed. ") +
+                "Press n for the next lesson.\n";
+      if (!sanitizer_note_.empty()) m.panel += t_.dim(sanitizer_note_) + "\n";
+      m.panel += solution_diff_.empty()
+                     ? "Your file is the same as the reference.\n"
+                     : "\nYour file next to the reference (s shows it whole):\n" +
+                           colour_diff(solution_diff_);
+      m.panel_cut = t_.dim("... (s shows the whole diff)");
+    } else {
+      m.panel = text.detail;
+      if (!sanitizer_note_.empty()) m.panel = sanitizer_note_ + "\n" + m.panel;
+      m.panel_cut = t_.dim(fmt::format(
+          "... (`scripts/tutor check {} --full` shows all of it)", l.number));
+    }
+    return m;
   }
 
   void draw() {
-    if (quitting_) return;
-    if (mode_ == mode::page && page_.empty()) return;  // a demo's output stays
-    std::string out = "\x1b[2J\x1b[H";
-    const auto& lessons = c_.proj.lessons.lessons;
-    out += fmt::format("{}  {}\n", c_.out.bold("asynclings"), progress_bar(done_.size(), lessons.size()));
-    if (mode_ == mode::page) {
-      out += "\n" + page_ + "\n" + c_.out.dim("press any key to go back") + "\n";
-      flush(out);
+    if (quitting_ || mode_ == mode::demo || mode_ == mode::after_demo || mode_ == mode::page)
       return;
-    }
-    if (mode_ == mode::list) {
-      out += "\n";
-      for (std::size_t i = 0; i < lessons.size(); ++i) {
-        bool d = done_.count(lessons[i].dir);
-        std::string line = fmt::format("{} {} {}  {}", i == cursor_ ? ">" : " ",
-                                       d ? c_.out.ok_mark() : c_.out.dim("\u00b7"),
-                                       lessons[i].number, lessons[i].title);
-        out += (i == cursor_ ? c_.out.bold(line) : line) + "\n";
-      }
-      out += "\n" + c_.out.dim("j/k or arrows move \u00b7 enter picks \u00b7 esc goes back") + "\n";
-      flush(out);
-      return;
-    }
-    const auto& l = current();
-    out += fmt::format("\n{} {}\n", c_.out.bold(fmt::format("Lesson {} \u00b7 {}", l.number, l.title)),
-                       done_.count(l.dir) ? c_.out.ok_mark() : "");
-    out += fmt::format("Edit  {}\nRead  {}\n\n", c_.out.cyan(display_path(c_.proj.exercise(l))),
-                       display_path(c_.proj.readme(l)));
-    std::string body;
-    if (grading_) body += c_.out.yellow("grading ...") + "\n\n";
-    if (verdict_) {
-      body += render_verdict(c_.out, l, *verdict_);
-      if (verdict_->passed()) {
-        body += "\n" + c_.out.green(just_passed_ ? "Lesson passed! " : "Passed. ") +
-                "Press n for the next lesson.\n";
-        body += solution_diff_.empty()
-                    ? "Your file is the same as the reference.\n"
-                    : "\nYour file next to the reference (s shows it whole):\n" +
-                          colour_diff(solution_diff_);
-      }
-    } else if (!grading_) {
-      body += c_.out.dim("waiting for the first grade ...") + "\n";
-    }
-    for (std::size_t h = 0; h < hints_; ++h)
-      body += fmt::format("\n{} {}\n", c_.out.yellow(fmt::format("Hint {}/{}:", h + 1, l.hints.size())),
-                          l.hints[h]);
-    if (mode_ == mode::confirm_reset)
-      body += "\n" + c_.out.bold("Reset exercise.cpp to the original? Your version is kept as a backup. [y/N]") + "\n";
-    if (mode_ == mode::confirm_solution)
-      body += "\n" + c_.out.bold("You have not passed this lesson yet. Show the reference anyway? [y/N]") + "\n";
-    if (!message_.empty()) body += "\n" + message_ + "\n";
-    // Keep the keys on screen: cut a long verdict to the terminal's height.
-    std::size_t room = static_cast<std::size_t>(std::max(8, terminal_rows() - 8));
-    if (count_lines(body) > room)
-      body = first_lines(body, room - 1) +
-             c_.out.dim(fmt::format("... (`scripts/tutor check {} --full` shows everything)", l.number)) + "\n";
-    out += body;
-    out += "\n" + c_.out.dim("n next \u00b7 p previous \u00b7 h hint \u00b7 l list \u00b7 r run demo \u00b7 "
-                             "s solution \u00b7 c check all \u00b7 x reset \u00b7 q quit") + "\n";
-    if (!note_.empty()) out += c_.out.dim(note_) + "\n";
-    flush(out);
+    flush(draw_screen(model(), t_));
   }
 
-  static void flush(const std::string& s) {
-    std::fwrite(s.data(), 1, s.size(), stdout);
-    std::fflush(stdout);
+  // Only the status changed (a background build's progress): redraw all,
+  // at most every 200 ms.
+  void draw_status() {
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_status_draw_ < 200ms) return;
+    last_status_draw_ = now;
+    draw();
   }
 
-  context& c_;
+  course& c_;
+  term t_;
   asio::any_io_executor ex_;
-  std::size_t lesson_ = 0, cursor_ = 0, hints_ = 0;
-  std::set<std::string> done_;
+  std::size_t lesson_ = 0, cursor_ = 0;
   std::optional<verdict> verdict_;
-  std::string last_graded_, message_, page_, note_;
-  std::string solution_diff_;
-  bool dirty_ = false, grading_ = false, quitting_ = false, just_passed_ = false;
-  bool rebuilding_ = false;
+  std::vector<hint> hints_;
+  int hint_task_ = 0;
+  std::string last_graded_, message_, solution_diff_, sanitizer_note_;
+  std::string demo_output_;
+  bool demo_long_ = false;
+  std::shared_ptr<process_control> demo_control_;
+  bool dirty_ = false, grading_ = false, sanitizing_ = false, quitting_ = false;
+  bool just_passed_ = false, rebuilding_ = false;
+  bool background_started_ = false, background_running_ = false;
+  int background_done_ = 0, background_total_ = 0;
+  std::chrono::steady_clock::time_point last_status_draw_{};
   mode mode_ = mode::lesson;
-  asio::steady_timer wake_grader_, debounce_;
-  asio::posix::stream_descriptor stdin_;
-  std::optional<asio::posix::stream_descriptor> inotify_;
-  int inotify_fd_ = -1, watch_ = -1;
+  asio::steady_timer wake_grader_;
+  std::size_t running_ = 0;  // tasks started with spawn() and not ended
+  asio::steady_timer all_ended_;
+  key_reader keys_;
+  file_watcher files_;
+  std::optional<asio::signal_set> resize_;
+  raw_terminal* raw_ = nullptr;
 };
 
 }  // namespace
 
-asio::awaitable<int> cmd_watch(context& c) {
-  watch_app app(c, co_await asio::this_coro::executor);
+asio::awaitable<int> cmd_watch(course& c, term t) {
+  watch_app app(c, t, co_await asio::this_coro::executor);
   co_return co_await app.run();
 }
 

@@ -49,14 +49,26 @@ TEST_CASE("the timeline has one row per task on a shared axis", "[runtime][trace
   });
   auto text = tut::render_timeline(r.trace);
   CHECK_THAT(text, Catch::Contains("fetch 1"));
-  CHECK_THAT(text, Catch::Contains("done 1s"));
-  CHECK_THAT(text, Catch::Contains("done 2s"));
+  CHECK_THAT(text, Catch::Contains("ended 1s"));
+  CHECK_THAT(text, Catch::Contains("ended 2s"));
   CHECK_THAT(text, Catch::Contains("cleanup"));
-  CHECK_THAT(text, Catch::Contains("peak 2 running at once"));
+  CHECK_THAT(text, Catch::Contains("at most 2 rows at once (fetch 1, fetch 2)"));
   auto json = tut::to_json(r.trace);
   CHECK_THAT(json, Catch::Contains("\"name\":\"fetch 2\""));
   CHECK_THAT(json, Catch::Contains("\"outcome\":\"done\""));
   CHECK_THAT(json, Catch::Contains("\"peak\":2"));
+}
+
+TEST_CASE("a row that did not start at 0 says when it ended and how long it ran",
+          "[runtime][trace]") {
+  auto r = grade::run([]() -> awaitable<void> {
+    co_await tut::traced("wait 3s", tut::sleep(3s));
+    co_await tut::traced("wait 3s again", tut::sleep(3s));
+  });
+  auto text = tut::render_timeline(r.trace);
+  CHECK_THAT(text, Catch::Contains("ended 3s"));
+  CHECK_THAT(text, Catch::Contains("ended 6s \u00b7 ran 3s"));
+  CHECK_THAT(text, !Catch::Contains("at most"));
 }
 
 TEST_CASE("peak_of counts a group of tasks; a freed slot is reused, not doubled", "[runtime][trace]") {

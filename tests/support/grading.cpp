@@ -4,6 +4,7 @@
 
 #include <cxxabi.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <memory>
@@ -87,6 +88,14 @@ std::string timelines(const tut::trace& yours, const tut::trace& reference) {
     for (const auto& task : t->tasks)
       o.name_width = std::max(o.name_width, std::min<std::size_t>(task.name.size(), 24));
   }
+  // As wide as the learner's terminal allows ($TUT_COLUMNS, from the
+  // tutor): the verdict indents a message by 4, and a row ends in a label
+  // such as "ended 6s · ran 3s".
+  if (const char* cols = std::getenv("TUT_COLUMNS"))
+    if (int n = std::atoi(cols); n > 0)
+      o.width = std::clamp(n - 4 - static_cast<int>(std::max<std::size_t>(o.name_width, 4)) -
+                               2 - 18,
+                           20, 48);
   o.title = "your code:";
   std::string out = tut::render_timeline(yours, o);
   o.title = "reference:";

@@ -3,16 +3,60 @@
 //   start<TAB>tags<TAB>name             (as a test case begins)
 //   case<TAB>pass|fail<TAB>tags<TAB>name  (as it ends)
 //   msg<TAB>text, with \n \t and \\ escaped
+//   frames<TAB>0x1a2b 0x3c4d ...          (a crash: the stack at the signal,
+//                                         as offsets into the test program,
+//                                         for the tutor to name file and line)
 // Lines are flushed as they happen, so a crash still leaves what ran.
 #define CATCH_CONFIG_EXTERNAL_INTERFACES
 #include <catch2/catch.hpp>
 
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+
+#include <dlfcn.h>
+#include <execinfo.h>
+#include <link.h>
 #include <string>
 #include <vector>
 
 namespace {
+
+// Where the test program itself is loaded (it is position-independent):
+// frame addresses minus this are what addr2line reads in the file.
+std::uintptr_t program_base() {
+  std::uintptr_t base = 0;
+  dl_iterate_phdr(
+      [](dl_phdr_info* info, std::size_t, void* out) {
+        *static_cast<std::uintptr_t*>(out) = info->dlpi_addr;
+        return 1;  // the first object is the program
+      },
+      &base);
+  return base;
+}
+
+// The stack as it is now, inside Catch2's signal handler: its own frames,
+// the signal trampoline, then the code that crashed. Frames outside the
+// program (libc, libstdc++) are left out.
+std::string program_frames() {
+  void* frames[64];
+  int n = backtrace(frames, 64);
+  auto base = program_base();
+  Dl_info self{};
+  dladdr(reinterpret_cast<void*>(&program_base), &self);
+  std::string out;
+  for (int i = 0; i < n; ++i) {
+    Dl_info info{};
+    if (!dladdr(frames[i], &info) || info.dli_fbase != self.dli_fbase) continue;
+    // A return address points after the call; one byte back is inside it.
+    auto at = reinterpret_cast<std::uintptr_t>(frames[i]) - base - (i > 0 ? 1 : 0);
+    char hex[32];
+    std::snprintf(hex, sizeof hex, "%s0x%llx", out.empty() ? "" : " ",
+                  static_cast<unsigned long long>(at));
+    out += hex;
+  }
+  return out;
+}
 
 std::string escape(const std::string& s) {
   std::string out;
@@ -59,7 +103,13 @@ public:
       text += r.getExpressionInMacro() + " with " + r.getExpandedExpression();
     messages_.push_back(text);
     // Write failures straight away: a crash right after must not lose them.
-    if (r.getResultType() == Catch::ResultWas::FatalErrorCondition) flush_case(false);
+    if (r.getResultType() == Catch::ResultWas::FatalErrorCondition) {
+      if (file_) {
+        std::fprintf(file_, "frames\t%s\n", program_frames().c_str());
+        std::fflush(file_);
+      }
+      flush_case(false);
+    }
     return true;
   }
 
