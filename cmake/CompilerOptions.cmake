@@ -12,6 +12,11 @@ if(ASYNCLINGS_SANITIZE)
   target_compile_options(asynclings_sanitizers INTERFACE
     -fsanitize=${_sanitizers} -fno-omit-frame-pointer -fno-sanitize-recover=all)
   target_link_options(asynclings_sanitizers INTERFACE -fsanitize=${_sanitizers})
+  if(CMAKE_CXX_COMPILER_ID STREQUAL "Clang" AND ASYNCLINGS_SANITIZE MATCHES "undefined")
+    # clang 14 cannot emit UBSan's function-type check in a coroutine's
+    # parts ("Cannot represent a difference across sections"): without it.
+    target_compile_options(asynclings_sanitizers INTERFACE -fno-sanitize=function)
+  endif()
 endif()
 
 # Everything the project compiles links this one.
@@ -25,3 +30,10 @@ find_program(ASYNCLINGS_MOLD mold)
 if(ASYNCLINGS_MOLD)
   target_link_options(asynclings_options INTERFACE -fuse-ld=mold)
 endif()
+
+# Line tables (file and line, no variables) for the lessons' code in every
+# build, so that the tutor can say in which line of the learner's file a
+# test crashed. Debug builds have full debug information already.
+add_library(asynclings_line_tables INTERFACE)
+target_compile_options(asynclings_line_tables INTERFACE
+  $<$<NOT:$<CONFIG:Debug>>:$<$<CXX_COMPILER_ID:Clang>:-gline-tables-only>$<$<CXX_COMPILER_ID:GNU>:-g1>>)

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 
 namespace tutor {
@@ -20,6 +21,15 @@ void print(const std::string& s) {
 }
 
 void error(const std::string& s) { fmt::print(stderr, "error: {}\n", s); }
+
+}  // namespace
+
+bool sanitizer_pass_on() {
+  const char* v = std::getenv("ASYNCLINGS_SANITIZE");
+  return !(v && std::string_view(v) == "0");
+}
+
+namespace {
 
 }  // namespace
 
@@ -95,6 +105,18 @@ asio::awaitable<int> cmd_check(course& c, const term& t, std::optional<std::stri
   grade_options o;
   o.columns = t.columns;
   auto v = co_await grade_and_record(c, *i, o);
+  if (v.passed() && sanitizer_pass_on()) {
+    // The tests pass: run them again on the code built with the sanitizers.
+    print(t.dim("the tests pass; checking for memory errors (AddressSanitizer, UBSan) ...") +
+          "\n");
+    auto checked = co_await sanitize_lesson(c.proj(), l, o);
+    if (checked.kind == verdict_kind::memory_error) {
+      c.record(*i, checked);
+      v = std::move(checked);
+    } else if (!checked.passed()) {
+      print(t.dim("(the sanitizer pass could not run: " + checked.detail + ")") + "\n");
+    }
+  }
   print("\n" + render_verdict(t, l, v, full));
   if (!v.passed())
     print(fmt::format("\nEdit {}, then run `scripts/tutor check {}` again.{}\n",

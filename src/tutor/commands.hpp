@@ -34,6 +34,10 @@ asio::awaitable<std::size_t> check_every_lesson(
 asio::awaitable<std::optional<std::string>> build_demo(const course& c, std::size_t i,
                                                        const side& s);
 
+// Whether a pass is checked again under the sanitizers (unless
+// $ASYNCLINGS_SANITIZE is 0).
+bool sanitizer_pass_on();
+
 // The targets of every lesson, in course order, for a background build.
 std::vector<std::string> every_lesson_target(const course& c);
 

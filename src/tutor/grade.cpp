@@ -273,6 +273,7 @@ asio::awaitable<shard> run_shard(const fs::path& binary, std::string spec,
   process_options opts;
   opts.timeout = timeout;
   opts.max_output = 64 * 1024;
+  opts.env = o.env;
   opts.env["TUT_REPORT"] = report_file.string();
   if (o.columns > 0) opts.env["TUT_COLUMNS"] = std::to_string(o.columns);
   // The reporter writes to a file of its own: what is left on the
@@ -426,7 +427,10 @@ verdict verdict_of(std::vector<shard>& shards, const std::vector<std::string>& n
     bool per_case = i < names.size();
     for (auto& c : s.rep.cases) {
       // A case in a process of its own: all that process printed is its.
-      if (per_case && !c.passed) c.output = last_lines(r.output, 30, 4000);
+      if (per_case && !c.passed) {
+        c.output = last_lines(r.output, 30, 4000);
+        c.raw_output = r.output;
+      }
       v.cases.push_back(std::move(c));
     }
     case_result lost;  // the case that never reported
@@ -445,6 +449,13 @@ verdict verdict_of(std::vector<shard>& shards, const std::vector<std::string>& n
         crash_frames = s.frames;
       }
       lost.frames = s.frames;
+    } else if (!s.rep.running.empty() && r.exit_code != 0) {
+      // It ended in the middle of a test case, without a signal: exit()
+      // called from the code, or a sanitizer that found an error.
+      lost.messages.push_back(fmt::format(
+          "the test program ended in the middle of this test, with exit code {}",
+          r.exit_code));
+      if (!crashed) crashed = &s;
     } else if (!reported || (r.exit_code != 0 && all_passed)) {
       // No case, or every case passed and the program still failed (a
       // leak found at exit, say): something other than the tests is wrong.
@@ -454,6 +465,7 @@ verdict verdict_of(std::vector<shard>& shards, const std::vector<std::string>& n
       continue;
     }
     lost.output = last_lines(r.output, 30, 4000);
+    lost.raw_output = r.output;
     if (!lost.name.empty()) {
       // A crash may have written the case's entry already: replace it.
       std::erase_if(v.cases, [&](const case_result& c) { return c.name == lost.name; });
@@ -470,6 +482,9 @@ verdict verdict_of(std::vector<shard>& shards, const std::vector<std::string>& n
     v.kind = verdict_kind::crashed;
     v.detail = crashed->run.signal
                    ? "the test program was killed by " + describe_signal(crashed->run.signal)
+               : crashed->run.exit_code != 0 && !crashed->rep.running.empty()
+                   ? fmt::format("the test program ended in the middle of a test (exit code {})",
+                                 crashed->run.exit_code)
                    : "the test program crashed";
     v.last_case = crashed->rep.running;
     v.output = with_dropped(crashed->run);
@@ -562,6 +577,85 @@ asio::awaitable<verdict> grade_lesson(const project& p, const lesson& l,
   co_return tested;
 }
 
+namespace {
+
+// "    #1 0x55d in lesson01::add_slowly(int, int, ...) (.resume) /repo/lessons/01/exercise.cpp:50:44"
+// -> "lessons/01/exercise.cpp:50 in lesson01::add_slowly", for frames in the
+// project's own files (not the graders'); empty for any other.
+std::string project_frame(const std::string& line, const fs::path& root) {
+  auto prefix = root.string() + "/";
+  auto at = line.find(prefix);
+  auto in = line.find(" in ");
+  if (at == std::string::npos || in == std::string::npos || in > at) return {};
+  auto where = line.substr(at + prefix.size());
+  where = where.substr(0, where.find(' '));
+  if (where.starts_with("tests/") || where.starts_with("build/")) return {};
+  auto colon = where.rfind(':');  // drop the column
+  if (colon != std::string::npos && where.find(':') != colon) where.resize(colon);
+  auto function = line.substr(in + 4, at - in - 5);
+  auto paren = function.find('(');
+  if (paren != std::string::npos) function.resize(paren);
+  return fmt::format("{} in {}", where, function);
+}
+
+}  // namespace
+
+sanitizer_report summarize_sanitizer(const std::string& output, const fs::path& root) {
+  sanitizer_report r;
+  std::istringstream in(output);
+  std::string line;
+  std::string section;  // "", "freed", "allocated", "leak"
+  std::string first_frame;
+  auto add = [&](const std::string& text) { r.text += text + "\n"; };
+  while (std::getline(in, line)) {
+    if (auto at = line.find("ERROR: AddressSanitizer: "); at != std::string::npos) {
+      auto what = line.substr(at + 25);
+      what = what.substr(0, what.find(" on address"));
+      r.headline = "AddressSanitizer: " + what;
+      add(r.headline);
+      section = "access";
+    } else if (auto at2 = line.find("ERROR: LeakSanitizer: "); at2 != std::string::npos) {
+      r.headline = "LeakSanitizer: " + line.substr(at2 + 22);
+      add(r.headline);
+      section = "leak";
+    } else if (auto at3 = line.find(": runtime error: "); at3 != std::string::npos) {
+      // UBSan: "/repo/lessons/01/exercise.cpp:12:5: runtime error: ..."
+      auto where = line.substr(0, at3);
+      auto prefix = root.string() + "/";
+      if (where.starts_with(prefix)) where = where.substr(prefix.size());
+      r.headline = "UBSan: " + line.substr(at3 + 17);
+      add(r.headline + " (" + where + ")");
+      if (r.site.empty() && !where.starts_with("tests/")) r.site = where;
+      section = "ub";
+    } else if (line.starts_with("READ of size") || line.starts_with("WRITE of size")) {
+      add("  " + line.substr(0, line.find(" at 0x")));
+    } else if (line.find("freed by thread") != std::string::npos) {
+      section = "freed";
+      first_frame.clear();
+    } else if (line.find("previously allocated by thread") != std::string::npos) {
+      section = "allocated";
+      first_frame.clear();
+    } else if (line.starts_with("Direct leak") || line.starts_with("Indirect leak")) {
+      add("  " + line);
+      section = "leak";
+    } else if (line.starts_with("SUMMARY:")) {
+      break;
+    } else if (line.find("    #") == 0) {
+      auto frame = project_frame(line, root);
+      if (frame.empty()) continue;
+      if (section == "access" && r.site.empty()) r.site = frame;
+      if (section == "access" || section == "ub" || section == "leak")
+        add("    at " + frame);
+      else if (section == "freed" && first_frame.empty())
+        add("  freed at " + (first_frame = frame));
+      else if (section == "allocated" && first_frame.empty())
+        add("  allocated at " + (first_frame = frame));
+    }
+  }
+  if (r.headline.empty()) r.text.clear();
+  return r;
+}
+
 fs::path sanitizer_build(const project& p) {
   return p.build.parent_path() / (p.build.filename().string() + "-asan");
 }
@@ -589,51 +683,30 @@ asio::awaitable<verdict> sanitize_lesson(const project& p, const lesson& l,
     }
   }
   o.case_timeout *= 3;  // instrumented code runs slower
+  o.env["ASAN_OPTIONS"] = "detect_leaks=1:abort_on_error=0";
+  o.env["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1";
+  for (const char* symbolizer : {"/usr/lib/llvm-14/bin/llvm-symbolizer", "/usr/bin/llvm-symbolizer"})
+    if (fs::exists(symbolizer)) {
+      o.env["ASAN_SYMBOLIZER_PATH"] = symbolizer;
+      break;
+    }
   v = co_await grade_lesson(sp, l, o);
   v.sanitizer_time = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::steady_clock::now() - start);
   if (v.kind == verdict_kind::compile_error || v.kind == verdict_kind::broken) co_return v;
-  // A sanitizer's report: "==123==ERROR: AddressSanitizer: ..." or
-  // "...: runtime error: ..." (UBSan), in a case's output.
-  for (const auto& c : v.cases) {
-    const std::string& out = c.output;
-    auto at = out.find("ERROR: AddressSanitizer");
-    if (at == std::string::npos) at = out.find("runtime error:");
-    if (at == std::string::npos) at = out.find("ERROR: LeakSanitizer");
-    if (at == std::string::npos) continue;
-    auto begin = out.rfind('\n', at);
-    v.sanitizer = out.substr(begin == std::string::npos ? 0 : begin + 1);
+  // A sanitizer's report, in a case's output: shown short, with the lines
+  // of the project's files it names, and where in the learner's file.
+  for (auto& c : v.cases) {
+    auto report = summarize_sanitizer(c.raw_output, p.root);
+    if (report.text.empty()) continue;
+    v.sanitizer = report.text;
+    v.crash_site = report.site;
     v.last_case = c.name;
+    c.output.clear();  // the report says it better
+    c.messages = {report.headline};
     break;
   }
-  if (v.sanitizer.empty() && v.kind != verdict_kind::passed) {
-    // Failed or crashed without a report we can read: show what it printed.
-    for (const auto& c : v.cases)
-      if (!c.passed && !c.output.empty()) {
-        v.sanitizer = c.output;
-        v.last_case = c.name;
-        break;
-      }
-  }
-  if (!v.sanitizer.empty()) {
-    v.kind = verdict_kind::memory_error;
-    // The first frame in the learner's file: "#3 0x... in f() /path/exercise.cpp:57:9"
-    std::istringstream in(v.sanitizer);
-    std::string line;
-    auto source = p.source(l, o.what).string();
-    while (std::getline(in, line)) {
-      auto at = line.find(source);
-      if (at == std::string::npos) continue;
-      auto fn = line.find(" in ");
-      std::string where = fs::relative(line.substr(at, line.find(' ', at) - at), p.root).string();
-      std::string function =
-          fn != std::string::npos && fn < at ? line.substr(fn + 4, at - fn - 5) : "";
-      auto paren = function.find('(');
-      if (paren != std::string::npos) function.resize(paren);
-      v.crash_site = function.empty() ? where : fmt::format("{} in {}", where, function);
-      break;
-    }
-  }
+  if (!v.sanitizer.empty()) v.kind = verdict_kind::memory_error;
   co_return v;
 }
 

@@ -10,6 +10,7 @@
 #include <asio/awaitable.hpp>
 
 #include <chrono>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -21,7 +22,8 @@ struct case_result {
   int task = 0;  // N of the case's [taskN] tag; 0 when it has none
   bool passed = false;
   std::vector<std::string> messages;
-  std::string output;  // what the code printed while this case ran (bounded)
+  std::string output;  // what the code printed while this case ran (its end)
+  std::string raw_output;  // all of it (up to 64 KiB), for a sanitizer's report
   // A crash: where, as "lessons/03_gather/exercise.cpp:57 in job_ended",
   // the frames in the project's own files first.
   std::vector<std::string> frames;
@@ -68,6 +70,7 @@ struct grade_options {
   std::chrono::milliseconds build_timeout{300'000};
   int columns = 0;  // the learner's terminal width, for the tests' timelines
   fs::path root;    // the repository (crash sites are named relative to it)
+  std::map<std::string, std::string> env;  // added to the tests' environment
 };
 
 // (No default arguments on coroutines: g++ 12 destroys them twice.)
@@ -84,6 +87,16 @@ inline asio::awaitable<verdict> grade_lesson(const project& p, const lesson& l) 
 // and builds what it needs the first time, which takes a while.
 asio::awaitable<verdict> sanitize_lesson(const project& p, const lesson& l,
                                          grade_options o);
+// A sanitizer's report cut down to what the learner needs: what it found,
+// and the frames in the project's own files (the learner's first), with the
+// first of those in the access as the site.
+struct sanitizer_report {
+  std::string headline;  // "AddressSanitizer: heap-use-after-free"
+  std::string text;      // the headline and the frames that matter
+  std::string site;      // "lessons/01_coroutines/exercise.cpp:50 in add_slowly"
+};
+sanitizer_report summarize_sanitizer(const std::string& output, const fs::path& root);
+
 // The build directory the sanitizer pass uses, beside p.build.
 fs::path sanitizer_build(const project& p);
 

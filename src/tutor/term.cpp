@@ -353,8 +353,9 @@ verdict_text describe_verdict(const term& t, const lesson& l, const verdict& v, 
   if (v.kind == verdict_kind::crashed && v.crash_site.empty() && !v.output.empty())
     out.detail += "\n" + indent(tail(v.output, 12), "  | ");
   if (v.kind == verdict_kind::memory_error) {
-    out.detail += "  While running: " + v.last_case + "\n";
-    out.detail += indent(tail(v.sanitizer, 30), "  | ");
+    out.detail += "  " + t.dim("The tests, run again on your code built with AddressSanitizer "
+                               "and UBSan, while running \"" + v.last_case + "\":") + "\n";
+    out.detail += indent(v.sanitizer, "  ");
   }
   if (!v.warnings.empty())
     out.detail += "\n" + t.yellow("The compiler's warnings on your file:") + "\n" +

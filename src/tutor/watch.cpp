@@ -180,7 +180,7 @@ private:
       verdict_ = std::move(v);
       draw();
       start_background_build();
-      if (verdict_->passed() && !env_off("ASYNCLINGS_SANITIZE") && !dirty_)
+      if (verdict_->passed() && sanitizer_pass_on() && !dirty_)
         co_await sanitize(graded, source);
     }
   }
