@@ -155,6 +155,8 @@ private:
       }
       dirty_ = false;
       grading_ = true;
+      ++generation_;  // a sanitizer pass still running is about older code
+      sanitizing_ = false;
       draw();
       std::size_t graded = lesson_;
       auto source = read_all(c_.proj().exercise(current()));
@@ -180,18 +182,21 @@ private:
       verdict_ = std::move(v);
       draw();
       start_background_build();
+      // Beside the grader, not in its way: the next save is graded at once,
+      // and this pass's result is dropped if it comes after that.
       if (verdict_->passed() && sanitizer_pass_on() && !dirty_)
-        co_await sanitize(graded, source);
+        spawn(sanitize(graded, std::move(source), generation_));
     }
   }
 
   // After a pass: the same tests under AddressSanitizer and UBSan.
-  awaitable<void> sanitize(std::size_t graded, std::string source) {
+  awaitable<void> sanitize(std::size_t graded, std::string source, std::size_t generation) {
     sanitizing_ = true;
     draw();
     grade_options o;
     o.columns = t_.columns;
     auto v = co_await sanitize_lesson(c_.proj(), c_.at(graded), o);
+    if (generation != generation_) co_return;  // graded again since
     sanitizing_ = false;
     if (quitting_ || graded != lesson_ || dirty_ ||
         read_all(c_.proj().exercise(current())) != source) {
@@ -540,6 +545,7 @@ private:
   bool demo_long_ = false;
   std::shared_ptr<process_control> demo_control_;
   bool dirty_ = false, grading_ = false, sanitizing_ = false, quitting_ = false;
+  std::size_t generation_ = 0;  // gradings started
   bool just_passed_ = false, rebuilding_ = false;
   bool background_started_ = false, background_running_ = false;
   int background_done_ = 0, background_total_ = 0;
