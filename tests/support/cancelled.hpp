@@ -73,10 +73,11 @@ auto run_cancelled(Make make, tut::clock::duration after) {
 }
 
 // Fails unless `yours` ended as `reference` did. `what` names the work in
-// the message ("gather of three jobs").
-template <typename T>
-void expect_cancelled(const cancelled_scenario<T>& yours,
-                      const cancelled_scenario<T>& reference,
+// the message ("gather of three jobs"). (The two sides' results may be of
+// types of their own: each lesson's namespace has its own structs.)
+template <typename A, typename B>
+void expect_cancelled(const cancelled_scenario<A>& yours,
+                      const cancelled_scenario<B>& reference,
                       std::string_view what, tut::clock::duration after) {
   reference_runs(reference.run);
   const auto& expected = *reference.run.value;
