@@ -3,7 +3,7 @@
 // body runs when someone `co_await`s it (Python's `await`) or spawns it as a
 // task (`co_spawn`, Python's `asyncio.create_task`).
 //
-// Fill in the five TODOs; `scripts/tutor` grades each one as you save.
+// Fill in the six TODOs; `scripts/tutor` grades each one as you save.
 #include "lesson.hpp"
 
 #include <chrono>
@@ -43,35 +43,52 @@ awaitable<int> parse_port(std::string text) {
 
 // Task 1: wait `delay` without blocking the loop, then return a + b.
 awaitable<int> add_slowly(int a, int b, tut::clock::duration delay) {
-  // TODO: `co_await tut::sleep(delay)`, then `co_return a + b`.
+  // TODO: wait for `delay` on the loop with `tut::sleep` (asyncio.sleep),
+  // then return the sum. Calling tut::sleep only makes the wait; it happens
+  // when you `co_await` it. A coroutine returns with `co_return`.
   co_return 0;
 }
 
 // Task 2: greet `first`, then `second`, and return both greetings in order.
 awaitable<std::vector<std::string>> greet_both(std::string first,
                                                std::string second) {
-  // TODO: `co_await greet(first)` gives a std::string; do it for both.
+  // TODO: `greet` is a coroutine too: awaiting it gives its std::string.
+  // Await one greeting, then the other, and return both.
   co_return std::vector<std::string>{};
 }
 
 // Task 3: the port parsed from `text`, or `fallback` when parse_port throws
-// std::invalid_argument.
+// std::invalid_argument. Any other exception is not ours to hide.
 awaitable<int> port_or(std::string text, int fallback) {
-  // TODO: `co_await parse_port(text)` inside try/catch.
+  // TODO: await `parse_port` inside a `try` block. Its exception comes out
+  // of the co_await, where a `catch` for std::invalid_argument (and only
+  // that) can turn it into the fallback.
   co_return fallback;
 }
 
 // Task 4: run `job` as its own task and return straight away.
 void start_in_background(asio::any_io_executor ex, awaitable<void> job) {
-  // TODO: `co_spawn(ex, std::move(job), detached)`. Until it is spawned or
-  // awaited, `job` does nothing at all.
+  // TODO: hand `job` to the loop as a task of its own with `co_spawn`
+  // (asyncio.create_task). Nobody waits for its result here: the completion
+  // token `detached` says so. Until it is spawned or awaited, `job` does
+  // nothing at all.
 }
 
-// Task 5: a plain (non-coroutine) function that runs
+// Task 5: after `delay`, append `message` to `log`, in a task of its own;
+// return at once. Only `log` is sure to outlive that task.
+void remind_later(asio::any_io_executor ex, std::vector<std::string>& log,
+                  tut::clock::duration delay, std::string message) {
+  // TODO: the task needs a body that waits and then logs: a coroutine of
+  // your own. It runs on after remind_later has returned and `message` is
+  // gone, so it must keep what it uses itself: a coroutine's by-value
+  // parameters live in its frame as long as it runs. Spawn it as in task 4.
+}
+
+// Task 6: a plain (non-coroutine) function that runs
 // add_slowly(20, 22, 1s) on an event loop and returns its result.
 int run_add() {
-  // TODO: `tut::run(...)` is asyncio.run: it makes the loop, runs the
-  // coroutine to the end and hands back what it returned.
+  // TODO: plain code cannot co_await. `tut::run` is asyncio.run: it makes
+  // the loop, runs a coroutine to the end and hands back what it returned.
   return 0;
 }
 

@@ -6,7 +6,7 @@
 // as a task of its own, count them as they end, and when one fails, cancel
 // the others and wait for them before you report its error.
 //
-// Fill in the TODOs; `scripts/tutor` grades each one as you save.
+// Fill in the TODOs; `scripts/tutor` grades each task as you save.
 #include "lesson.hpp"
 
 #include <chrono>
@@ -24,6 +24,40 @@ using namespace asio::experimental::awaitable_operators;
 using namespace std::chrono_literals;
 
 namespace lesson03 {
+
+// Given. Three services of 200 ms each, as a web page's backend calls them.
+awaitable<std::string> fetch_user(int user_id) {
+  co_await tut::traced("user service", tut::sleep(200ms));
+  co_return "Ada Lovelace (#" + std::to_string(user_id) + ")";
+}
+
+awaitable<std::vector<std::string>> fetch_orders(int user_id) {
+  co_await tut::traced("orders service", tut::sleep(200ms));
+  co_return std::vector<std::string>{"order 1843", "order 1852"};
+}
+
+awaitable<std::vector<std::string>> fetch_notifications(int user_id) {
+  co_await tut::traced("notifications service", tut::sleep(200ms));
+  co_return std::vector<std::string>{"your order shipped"};
+}
+
+// Given. The dashboard, one call after the other: 3 x 200 ms.
+awaitable<dashboard> load_dashboard_in_turn(int user_id) {
+  dashboard page;
+  page.user = co_await fetch_user(user_id);
+  page.orders = co_await fetch_orders(user_id);
+  page.notifications = co_await fetch_notifications(user_id);
+  co_return page;
+}
+
+// Task 1: the three calls at once.
+awaitable<dashboard> load_dashboard(int user_id) {
+  // TODO: await the three fetches together with the `&&` operator of
+  // `asio::experimental::awaitable_operators` (its `using namespace` is
+  // above): `a && b` runs both at once and gives a std::tuple of their
+  // results, which a structured binding takes apart.
+  co_return co_await load_dashboard_in_turn(user_id);
+}
 
 // Given. What the jobs of one gather share. `cancel[i]` is the signal that
 // reaches job i. `all_ended` is a timer used as an event: it never expires
@@ -71,95 +105,67 @@ awaitable<void> wait_all_ended(gather_state& s) {
   if (cancelled) throw asio::system_error(asio::error::operation_aborted);
 }
 
-// Task 1 and 2: job `i` has ended, with an `error` or with its `value`.
+// Tasks 2 and 3: job `i` has ended, with an `error` or with its `value`.
 void job_ended(gather_state& s, std::size_t i, std::exception_ptr error,
                std::string value) {
-  // TODO: keep the outcome in `s.outcomes[i]` (its `.value` or `.error`).
-  // On the first error, unless `s.return_exceptions`, keep it in
-  // `s.first_error` and `cancel_all(s)`. Then count the job out of
-  // `s.running`; the last one to end wakes the waiter with
-  // `s.all_ended.cancel()`.
+  // TODO (task 2): keep the value in job i's own slot of `s.outcomes`,
+  // whatever order the jobs end in. Then count the job out of `s.running`;
+  // the last one to end wakes the waiting gather through `s.all_ended`.
+  // TODO (task 3): a job that failed leaves its error in its slot instead.
+  // The first error, unless `s.return_exceptions`, is the gather's: keep it
+  // in `s.first_error` and stop the other jobs (`cancel_all`).
 }
 
-// Task 1: start every job now, each as a task of its own that job i's
-// cancellation signal can reach.
+// Tasks 2 and 3: start every job now, each as a task of its own.
 void start_jobs(std::shared_ptr<gather_state> s,
                 std::vector<awaitable<std::string>> jobs) {
-  // TODO: for each job i,
-  //   co_spawn(s->executor, std::move(jobs[i]), token);
-  // where the completion token is
-  //   asio::bind_cancellation_slot(s->cancel[i].slot(), handler)
-  // and the handler, a lambda `[s, i](std::exception_ptr error,
-  // std::string value)`, calls job_ended. Copying `s` into the handler
-  // keeps the state alive for as long as a job runs.
+  // TODO (task 2): `co_spawn` each job on `s->executor`. Its completion
+  // token is a handler, called with `(std::exception_ptr, std::string)`
+  // when the job ends, that reports to job_ended. The handler runs after
+  // start_jobs has returned: let it hold a copy of `s` (the shared_ptr
+  // keeps the state alive) and of the index.
+  // TODO (task 3): a signal reaches a task only through a cancellation
+  // slot bound to its completion handler: wrap the handler in
+  // `asio::bind_cancellation_slot`, with the slot of job i's signal in
+  // `s->cancel`.
 }
 
-// Task 1 and 2: asyncio.gather(*jobs), cancelling the rest on an error.
+// Tasks 2 and 3: asyncio.gather(*jobs), cancelling the rest on an error.
 awaitable<std::vector<std::string>> gather(
     std::vector<awaitable<std::string>> jobs) {
   auto s = std::make_shared<gather_state>(co_await asio::this_coro::executor,
                                           jobs.size(), false);
-  // TODO: start_jobs, then `co_await wait_all_ended(*s)`. Rethrow
-  // `s->first_error` if there is one (std::rethrow_exception); otherwise
-  // return the values of `s->outcomes`, in order.
+  // TODO (task 2): start the jobs, wait for all of them with the given
+  // wait_all_ended (it also handles a gather that is itself cancelled), and
+  // return the values of `s->outcomes` in order.
+  // TODO (task 3): when a job failed, rethrow the gather's first error, as
+  // itself (`std::rethrow_exception`), instead of returning values.
   co_return std::vector<std::string>{};
 }
 
-// Task 3: asyncio.gather(*jobs, return_exceptions=True).
+// Task 4: asyncio.gather(*jobs, return_exceptions=True).
 awaitable<std::vector<settled>> gather_settled(
     std::vector<awaitable<std::string>> jobs) {
   auto s = std::make_shared<gather_state>(co_await asio::this_coro::executor,
                                           jobs.size(), true);
-  // TODO: the same as gather, but every outcome is returned as it is.
+  // TODO: the same machinery as gather; every outcome comes back as it is.
   co_return std::vector<settled>{};
 }
 
-// Given. Three services of 200 ms each, as a web page's backend calls them.
-awaitable<std::string> fetch_user(int user_id) {
-  co_await tut::traced("user service", tut::sleep(200ms));
-  co_return "Ada Lovelace (#" + std::to_string(user_id) + ")";
-}
-
-awaitable<std::vector<std::string>> fetch_orders(int user_id) {
-  co_await tut::traced("orders service", tut::sleep(200ms));
-  co_return std::vector<std::string>{"order 1843", "order 1852"};
-}
-
-awaitable<std::vector<std::string>> fetch_notifications(int user_id) {
-  co_await tut::traced("notifications service", tut::sleep(200ms));
-  co_return std::vector<std::string>{"your order shipped"};
-}
-
-// Given. The dashboard, one call after the other: 3 x 200 ms.
-awaitable<dashboard> load_dashboard_in_turn(int user_id) {
-  dashboard page;
-  page.user = co_await fetch_user(user_id);
-  page.orders = co_await fetch_orders(user_id);
-  page.notifications = co_await fetch_notifications(user_id);
-  co_return page;
-}
-
-// Task 4: the three calls at once. `a && b && c` awaits all three together
-// and gives a std::tuple of their results.
-awaitable<dashboard> load_dashboard(int user_id) {
-  // TODO: `auto [user, orders, notifications] = co_await (a && b && c);`
-  // with the three fetches (`using namespace awaitable_operators` is above).
-  co_return co_await load_dashboard_in_turn(user_id);
-}
-
-// Task 5: make_parallel_group runs a fixed set of operations together and
-// tells you, in `order`, which ended first.
+// Task 5: two jobs at once; both results, or the error of the job that
+// failed first.
 awaitable<std::pair<std::string, std::string>> gather_pair(
     awaitable<std::string> first, awaitable<std::string> second) {
-  // TODO: with `auto ex = co_await asio::this_coro::executor;`,
-  //   experimental::make_parallel_group(
-  //       co_spawn(ex, std::move(first), experimental::deferred),
-  //       co_spawn(ex, std::move(second), experimental::deferred))
-  //       .async_wait(experimental::wait_for_one_error(), use_awaitable)
-  // gives, co_awaited, `[order, error1, value1, error2, value2]`. Rethrow
-  // the first error in the order the jobs ended (`order`): the other one
-  // may be just the operation_aborted of its cancellation, and
-  // `co_await (first && second)` would report that one.
+  // TODO: `asio::experimental::make_parallel_group` runs a fixed set of
+  // operations together: give it each job spawned with the
+  // `asio::experimental::deferred` token, and `co_await` its `async_wait`
+  // with `asio::experimental::wait_for_one_error()` (the first error
+  // cancels the other job) and `use_awaitable`. The result starts with
+  // `order`, the jobs' indexes in the order they ended, then each job's
+  // error and value. The job that ended first with an error is the real
+  // failure; the other may end with just the operation_aborted of its
+  // cancellation. (`first && second` looks at the errors by argument order
+  // instead, and would report that one.)
   co_return std::pair<std::string, std::string>{};
 }
 

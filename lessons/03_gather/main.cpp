@@ -1,8 +1,9 @@
-// Lesson 03 demo: runs your exercise.cpp in real time. The dashboard loaded
-// one service after another and then all at once; three pages gathered;
-// a gather where one job fails; the same jobs settled; and what `&&` and
-// gather_pair report when the second of two jobs fails.
-// Run it with `scripts/tutor run 03`.
+// Gather in real time. This demo runs your exercise.cpp on a real loop: a
+// dashboard loaded one service after another and then all at once, three
+// pages gathered, a gather in which one page fails, the same pages settled,
+// and what `&&` and gather_pair report when the second of two jobs fails.
+// Each run prints its figures and its timeline. Run it with
+// `scripts/tutor run 03`.
 #include "lesson.hpp"
 
 #include <fmt/format.h>
@@ -19,6 +20,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
+// Helpers: milliseconds since `start`, and the timeline of the last run.
 double ms_since(tut::clock::time_point start) {
   return tut::seconds(tut::now() - start).count() * 1000;
 }
@@ -27,6 +29,7 @@ void timeline() {
   fmt::print("{}\n", tut::render_timeline(tut::current_trace()));
 }
 
+// The jobs: a page that answers after `d`, and one that fails after `d`.
 awaitable<std::string> page(std::string name, tut::clock::duration d) {
   co_await tut::sleep(d);
   co_return name;
@@ -48,6 +51,8 @@ std::vector<awaitable<std::string>> three_pages(bool b_fails) {
   return jobs;
 }
 
+// What an exception says; for the multiple_exceptions of `&&`, what its
+// first exception says too.
 std::string what(const std::exception& e) {
   if (const auto* many = dynamic_cast<const asio::multiple_exceptions*>(&e)) {
     try {
@@ -60,6 +65,8 @@ std::string what(const std::exception& e) {
   return fmt::format("\"{}\"", e.what());
 }
 
+// The dashboard, its three services of 200 ms called one after another
+// (600 ms), then together with `&&` (200 ms: the slowest, not the sum).
 awaitable<void> show_dashboard(bool together) {
   auto start = tut::now();
   lesson03::dashboard shown;
@@ -75,6 +82,8 @@ awaitable<void> show_dashboard(bool together) {
              fmt::join(shown.notifications, ", "));
 }
 
+// Three pages of 600, 200 and 400 ms gathered: 600 ms in all, and the
+// results in the order of the jobs, not the order they ended in.
 awaitable<void> gather_pages() {
   auto start = tut::now();
   auto results = co_await lesson03::gather(three_pages(false));
@@ -82,6 +91,8 @@ awaitable<void> gather_pages() {
              fmt::join(results, ", "), ms_since(start));
 }
 
+// Page b fails after 200 ms: gather cancels a and c, waits for them, and
+// rethrows b's own error, with no task left running.
 awaitable<void> gather_with_failure() {
   auto start = tut::now();
   try {
@@ -94,6 +105,8 @@ awaitable<void> gather_with_failure() {
   }
 }
 
+// The same pages settled: every page runs to its end, and each outcome,
+// value or error, comes back in its own slot.
 awaitable<void> settle_pages() {
   auto outcomes = co_await lesson03::gather_settled(three_pages(true));
   fmt::print("gather_settled:");
@@ -113,6 +126,9 @@ awaitable<void> settle_pages() {
   fmt::print("\n");
 }
 
+// The second of two jobs fails after 100 ms. `first && second` cancels the
+// first and reports what the first ended with, its cancellation;
+// gather_pair reports the second job's own error.
 awaitable<void> pair_with_failure(bool with_and) {
   auto first = tut::traced("first", page("left", 300ms));
   auto second = tut::traced("second", broken("payment service is down", 100ms));
@@ -130,6 +146,7 @@ awaitable<void> pair_with_failure(bool with_and) {
 
 }  // namespace
 
+// Each scenario runs on a loop of its own, and then shows its timeline.
 int main() {
   try {
     tut::run(show_dashboard(false));

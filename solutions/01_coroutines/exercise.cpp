@@ -3,8 +3,8 @@
 // body runs when someone `co_await`s it (Python's `await`) or spawns it as a
 // task (`co_spawn`, Python's `asyncio.create_task`).
 //
-// Reference solution: `co_await` to run a coroutine and take its result or
-// exception; `co_spawn` to start one without waiting; `tut::run` as the loop.
+// Reference solution: `co_await` runs a coroutine and takes its result or
+// exception; `co_spawn` starts one that runs on alone, owning what it uses.
 #include "lesson.hpp"
 
 #include <chrono>
@@ -58,7 +58,7 @@ awaitable<std::vector<std::string>> greet_both(std::string first,
 }
 
 // Task 3: the port parsed from `text`, or `fallback` when parse_port throws
-// std::invalid_argument.
+// std::invalid_argument. Any other exception is not ours to hide.
 awaitable<int> port_or(std::string text, int fallback) {
   try {
     co_return co_await parse_port(text);
@@ -72,7 +72,20 @@ void start_in_background(asio::any_io_executor ex, awaitable<void> job) {
   co_spawn(ex, std::move(job), detached);
 }
 
-// Task 5: a plain (non-coroutine) function that runs
+// Task 5: after `delay`, append `message` to `log`, in a task of its own;
+// return at once. Only `log` is sure to outlive that task.
+awaitable<void> remind(std::vector<std::string>& log,
+                       tut::clock::duration delay, std::string message) {
+  co_await tut::sleep(delay);
+  log.push_back(std::move(message));
+}
+
+void remind_later(asio::any_io_executor ex, std::vector<std::string>& log,
+                  tut::clock::duration delay, std::string message) {
+  co_spawn(ex, remind(log, delay, std::move(message)), detached);
+}
+
+// Task 6: a plain (non-coroutine) function that runs
 // add_slowly(20, 22, 1s) on an event loop and returns its result.
 int run_add() {
   return tut::run(add_slowly(20, 22, 1s));

@@ -4,8 +4,8 @@
 // That makes concurrency cheap and safe, as long as no task holds on to the
 // thread: a blocking call stalls every other task.
 //
-// Reference solution: spawned tasks share the loop; they take turns only at
-// a co_await, so every wait must be one the loop can see.
+// Reference solution: tasks share one loop and take turns only at a
+// co_await; what runs later (a task, a posted callback) owns its data.
 #include "lesson.hpp"
 
 #include <chrono>

@@ -26,6 +26,39 @@ using namespace std::chrono_literals;
 
 namespace lesson03 {
 
+// Given. Three services of 200 ms each, as a web page's backend calls them.
+awaitable<std::string> fetch_user(int user_id) {
+  co_await tut::traced("user service", tut::sleep(200ms));
+  co_return "Ada Lovelace (#" + std::to_string(user_id) + ")";
+}
+
+awaitable<std::vector<std::string>> fetch_orders(int user_id) {
+  co_await tut::traced("orders service", tut::sleep(200ms));
+  co_return std::vector<std::string>{"order 1843", "order 1852"};
+}
+
+awaitable<std::vector<std::string>> fetch_notifications(int user_id) {
+  co_await tut::traced("notifications service", tut::sleep(200ms));
+  co_return std::vector<std::string>{"your order shipped"};
+}
+
+// Given. The dashboard, one call after the other: 3 x 200 ms.
+awaitable<dashboard> load_dashboard_in_turn(int user_id) {
+  dashboard page;
+  page.user = co_await fetch_user(user_id);
+  page.orders = co_await fetch_orders(user_id);
+  page.notifications = co_await fetch_notifications(user_id);
+  co_return page;
+}
+
+// Task 1: the three calls at once.
+awaitable<dashboard> load_dashboard(int user_id) {
+  auto [user, orders, notifications] =
+      co_await (fetch_user(user_id) && fetch_orders(user_id) &&
+                fetch_notifications(user_id));
+  co_return dashboard{user, orders, notifications};
+}
+
 // Given. What the jobs of one gather share. `cancel[i]` is the signal that
 // reaches job i. `all_ended` is a timer used as an event: it never expires
 // by itself, and `all_ended.cancel()` wakes whoever waits on it.
@@ -72,7 +105,7 @@ awaitable<void> wait_all_ended(gather_state& s) {
   if (cancelled) throw asio::system_error(asio::error::operation_aborted);
 }
 
-// Task 1 and 2: job `i` has ended, with an `error` or with its `value`.
+// Tasks 2 and 3: job `i` has ended, with an `error` or with its `value`.
 void job_ended(gather_state& s, std::size_t i, std::exception_ptr error,
                std::string value) {
   if (error) {
@@ -87,8 +120,7 @@ void job_ended(gather_state& s, std::size_t i, std::exception_ptr error,
   if (--s.running == 0) s.all_ended.cancel();
 }
 
-// Task 1: start every job now, each as a task of its own that job i's
-// cancellation signal can reach.
+// Tasks 2 and 3: start every job now, each as a task of its own.
 void start_jobs(std::shared_ptr<gather_state> s,
                 std::vector<awaitable<std::string>> jobs) {
   for (std::size_t i = 0; i < jobs.size(); ++i)
@@ -100,7 +132,7 @@ void start_jobs(std::shared_ptr<gather_state> s,
                  }));
 }
 
-// Task 1 and 2: asyncio.gather(*jobs), cancelling the rest on an error.
+// Tasks 2 and 3: asyncio.gather(*jobs), cancelling the rest on an error.
 awaitable<std::vector<std::string>> gather(
     std::vector<awaitable<std::string>> jobs) {
   auto s = std::make_shared<gather_state>(co_await asio::this_coro::executor,
@@ -114,7 +146,7 @@ awaitable<std::vector<std::string>> gather(
   co_return results;
 }
 
-// Task 3: asyncio.gather(*jobs, return_exceptions=True).
+// Task 4: asyncio.gather(*jobs, return_exceptions=True).
 awaitable<std::vector<settled>> gather_settled(
     std::vector<awaitable<std::string>> jobs) {
   auto s = std::make_shared<gather_state>(co_await asio::this_coro::executor,
@@ -124,42 +156,8 @@ awaitable<std::vector<settled>> gather_settled(
   co_return std::move(s->outcomes);
 }
 
-// Given. Three services of 200 ms each, as a web page's backend calls them.
-awaitable<std::string> fetch_user(int user_id) {
-  co_await tut::traced("user service", tut::sleep(200ms));
-  co_return "Ada Lovelace (#" + std::to_string(user_id) + ")";
-}
-
-awaitable<std::vector<std::string>> fetch_orders(int user_id) {
-  co_await tut::traced("orders service", tut::sleep(200ms));
-  co_return std::vector<std::string>{"order 1843", "order 1852"};
-}
-
-awaitable<std::vector<std::string>> fetch_notifications(int user_id) {
-  co_await tut::traced("notifications service", tut::sleep(200ms));
-  co_return std::vector<std::string>{"your order shipped"};
-}
-
-// Given. The dashboard, one call after the other: 3 x 200 ms.
-awaitable<dashboard> load_dashboard_in_turn(int user_id) {
-  dashboard page;
-  page.user = co_await fetch_user(user_id);
-  page.orders = co_await fetch_orders(user_id);
-  page.notifications = co_await fetch_notifications(user_id);
-  co_return page;
-}
-
-// Task 4: the three calls at once. `a && b && c` awaits all three together
-// and gives a std::tuple of their results.
-awaitable<dashboard> load_dashboard(int user_id) {
-  auto [user, orders, notifications] =
-      co_await (fetch_user(user_id) && fetch_orders(user_id) &&
-                fetch_notifications(user_id));
-  co_return dashboard{user, orders, notifications};
-}
-
-// Task 5: make_parallel_group runs a fixed set of operations together and
-// tells you, in `order`, which ended first.
+// Task 5: two jobs at once; both results, or the error of the job that
+// failed first.
 awaitable<std::pair<std::string, std::string>> gather_pair(
     awaitable<std::string> first, awaitable<std::string> second) {
   using asio::experimental::deferred;

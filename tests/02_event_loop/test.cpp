@@ -2,6 +2,9 @@
 // reference on virtual time; a difference is explained in the lesson's words.
 #include "sides.hpp"
 
+#include "cancelled.hpp"
+#include "dangling.hpp"
+
 #include <chrono>
 #include <functional>
 #include <string>
@@ -78,6 +81,35 @@ const requests_outcome& reference_requests() {
   return r;
 }
 
+// Task 4. Longer than 15 bytes: the string keeps its text on the heap.
+const std::string shipped = "order 1843 shipped to Ada Lovelace";
+
+struct posted {
+  grade::outcome<grade::nothing> run;
+  std::vector<std::string> log;
+};
+
+template <typename LogLater>
+awaitable<void> post_then_yield(LogLater log_later,
+                                std::vector<std::string>& log) {
+  auto ex = co_await asio::this_coro::executor;
+  // The message is gone once log_later has returned; a callback that still
+  // refers to it reads '#' (dangling.hpp).
+  (log_later(ex, log, std::string(shipped)),
+   co_await asio::this_coro::executor);
+  auto reused = grade::reuse_freed(shipped);
+  log.push_back("now");
+  co_await tut::yield();
+  log.push_back("after yield");
+}
+
+template <typename LogLater>
+posted posted_run(LogLater log_later) {
+  posted out;
+  out.run = grade::run([&] { return post_then_yield(log_later, out.log); });
+  return out;
+}
+
 }  // namespace
 
 TEST_CASE("three waits run in turn take 6 s: the sum of their times",
@@ -87,7 +119,8 @@ TEST_CASE("three waits run in turn take 6 s: the sum of their times",
       grade::run([] { return reference::run_in_turn(three_waits()); });
   grade::expect_no_exception(actual, expected, "run_in_turn");
   GRADE(actual.trace.tasks.size() == 3,
-        fmt::format("run_in_turn ran {} of the 3 jobs: co_await each one",
+        fmt::format("run_in_turn ran {} of the 3 jobs; it should run each "
+                    "of them to its end, one after the other",
                     actual.trace.tasks.size()),
         actual, expected);
   GRADE(actual.seconds() == expected.seconds() && actual.trace.peak == 1,
@@ -98,14 +131,31 @@ TEST_CASE("three waits run in turn take 6 s: the sum of their times",
         actual, expected);
 }
 
+TEST_CASE("run_in_turn cancelled during the second job ends with "
+          "operation_aborted, and the third job never starts",
+          "[lesson02][task1]") {
+  auto scenario = [](auto run_in_turn) {
+    return grade::run_cancelled(
+        [=] { return grade::as_nothing(run_in_turn(three_waits())); }, 1500ms);
+  };
+  auto actual = scenario(yours::run_in_turn);
+  auto expected = scenario(reference::run_in_turn);
+  grade::expect_cancelled(actual, expected,
+                          "run_in_turn of waits of 1, 2 and 3 s", 1500ms);
+  GRADE(!actual.run.trace.find("wait 3s"),
+        "the third job started although run_in_turn had been cancelled "
+        "during the second",
+        actual.run, expected.run);
+}
+
 TEST_CASE("three waits started together take 3 s: the longest, not the sum",
           "[lesson02][task2]") {
   auto actual = started_together(yours::start_together);
   auto expected = started_together(reference::start_together);
   grade::expect_no_exception(actual, expected, "start_together");
   GRADE(actual.trace.tasks.size() == 3,
-        fmt::format("only {} of the 3 jobs ran. A job does nothing until it "
-                    "is spawned: co_spawn each one",
+        fmt::format("only {} of the 3 jobs ran: a job that is neither "
+                    "spawned nor awaited never runs",
                     actual.trace.tasks.size()),
         actual, expected);
   GRADE(actual.seconds() == expected.seconds(),
@@ -151,24 +201,25 @@ TEST_CASE("two counters that yield take turns: a1 b1 a2 b2 a3 b3",
 TEST_CASE("a message logged later appears after the caller yields, not "
           "inside log_later",
           "[lesson02][task4]") {
-  auto scenario = [](auto log_later) {
-    std::vector<std::string> log;
-    auto run = grade::run([&]() -> awaitable<void> {
-      auto ex = co_await asio::this_coro::executor;
-      log_later(ex, log, "later");
-      log.push_back("now");
-      co_await tut::yield();
-      log.push_back("after yield");
-    });
-    return std::pair{log, run};
-  };
-  auto [actual, actual_run] = scenario(yours::log_later);
-  auto [expected, expected_run] = scenario(reference::log_later);
-  GRADE(actual == expected,
-        fmt::format("the log reads [{}]; it should read [{}]: asio::post "
-                    "queues the callback, the loop runs it at the next turn",
-                    fmt::join(actual, ", "), fmt::join(expected, ", ")),
-        actual_run, expected_run);
+  auto actual = posted_run(yours::log_later);
+  auto expected = posted_run(reference::log_later);
+  grade::expect_no_exception(actual.run, expected.run, "log_later");
+  for (const auto& line : actual.log)
+    GRADE(!grade::read_freed(line, shipped),
+          fmt::format("the callback logged {} instead of \"{}\": that is "
+                      "what this test wrote into the memory of log_later's "
+                      "`message` once the call had returned and the string "
+                      "was destroyed. Your callback read `message` after its "
+                      "owner was gone: a callback that runs later must carry "
+                      "its own copy",
+                      grade::show_freed(line), shipped),
+          actual.run, expected.run);
+  GRADE(actual.log == expected.log,
+        fmt::format("the log reads {}; it should read {}: a posted callback "
+                    "runs once the task that posted it gives the loop back, "
+                    "at its next co_await that waits",
+                    grade::list(actual.log), grade::list(expected.log)),
+        actual.run, expected.run);
 }
 
 TEST_CASE("a handler that waits does not block the loop: the heartbeat "
@@ -181,8 +232,8 @@ TEST_CASE("a handler that waits does not block the loop: the heartbeat "
   GRADE(blocks.empty(),
         fmt::format("the loop was blocked {} time{}, up to {} at once: while "
                     "a handler held the thread, nothing else ran, and the "
-                    "heartbeat ticked up to {} late. Await tut::sleep "
-                    "instead of sleeping the thread",
+                    "heartbeat ticked up to {} late. A wait on the loop "
+                    "lets the other tasks run meanwhile",
                     blocks.size(), blocks.size() == 1 ? "" : "s",
                     secs(actual.run.trace.longest_block().count()),
                     secs(actual.worst_lag)),
@@ -190,6 +241,19 @@ TEST_CASE("a handler that waits does not block the loop: the heartbeat "
   GRADE(actual.worst_lag <= expected.worst_lag,
         fmt::format("the heartbeat ticked {} late", secs(actual.worst_lag)),
         actual.run, expected.run);
+}
+
+TEST_CASE("a request cancelled while its handler waits ends with "
+          "operation_aborted",
+          "[lesson02][task5]") {
+  auto scenario = [](auto handle_request) {
+    return grade::run_cancelled(
+        [=] { return tut::traced("request 1", handle_request(1, 50ms)); },
+        20ms);
+  };
+  grade::expect_cancelled(scenario(yours::handle_request),
+                          scenario(reference::handle_request),
+                          "handle_request(1, 50 ms)", 20ms);
 }
 
 TEST_CASE("three requests of 50 ms handled together are all answered after "
