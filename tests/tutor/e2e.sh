@@ -57,14 +57,14 @@ tmux new-session -d -s "$session" -x 80 -y 24 \
 wait_for "preparing the course" 120
 wait_for "Lesson 01" 600
 wait_for "tasks pass" 300
-tmux capture-pane -p -t "$session" | grep -q "0 of 5 tasks pass" || fail "the shipped exercise should fail"
-wait_for "q quit" 5
+tmux capture-pane -p -t "$session" | grep -q "0 of [0-9]* tasks pass" || fail "the shipped exercise should fail"
+wait_for "q.quit" 5
 
 step "saving a correct solution the way editors do (write a new file, rename it over)"
 cp "$work/solutions/01_coroutines/exercise.cpp" "$work/lessons/01_coroutines/.exercise.cpp.swp"
 mv "$work/lessons/01_coroutines/.exercise.cpp.swp" "$work/lessons/01_coroutines/exercise.cpp"
 t0=$SECONDS
-wait_for "All 5 tasks pass" 120
+wait_for "All [0-9]* tasks pass" 120
 wait_for "Lesson passed" 5
 step "verdict after about $((SECONDS - t0)) s"
 
@@ -72,7 +72,7 @@ step "the reference, as a diff, in the pager"
 tmux send-keys -t "$session" s
 wait_for "same as the reference" 10
 tmux send-keys -t "$session" q
-wait_for "q quit" 5
+wait_for "q.quit" 5
 
 step "next lesson, three hints: the third one is on the screen"
 tmux send-keys -t "$session" n
@@ -84,13 +84,13 @@ tmux send-keys -t "$session" h
 wait_for "Hint 2 of 3 for task" 10
 tmux send-keys -t "$session" h
 wait_for "Hint 3 of 3 for task" 10
-wait_for "q quit" 5
+wait_for "q.quit" 5
 
 step "reset with a backup"
 echo "// my work in progress" >> "$work/lessons/02_event_loop/exercise.cpp"
 tmux send-keys -t "$session" x
 wait_for "Reset exercise.cpp to the original" 10
-wait_for "q quit" 5
+wait_for "q.quit" 5
 tmux send-keys -t "$session" y
 wait_for "Your previous version" 10
 backup="$(ls "$work"/.asynclings/backups/02_event_loop/exercise-*.cpp)"
@@ -144,6 +144,8 @@ expect_verdict '  volatile int* p = nullptr; *p = 1; co_return 0;' "SIGSEGV" 12 
 expect_verdict '  volatile int* p = nullptr; *p = 1; co_return 0;' \
   "crashed at lessons/01_coroutines/exercise.cpp:[0-9]* in lesson01::add_slowly" 12 "crash site"
 expect_verdict '  for (volatile int i = 0;; i = i + 1) {} co_return 0;' "No verdict" 12 "hang"
+expect_verdict '  tut::sleep(delay);
+  co_return a + b;' "warning: ignoring return value" 12 "a forgotten co_await: the compiler's warning"
 expect_verdict '  std::puts("add_slowly was called with a long line of output");
   co_return a - b;' "add_slowly was called with a long line of output" 12 "what the code printed"
 # A correct answer that polls: it yields until a task it spawned is done.
@@ -152,13 +154,13 @@ expect_verdict '  auto done = std::make_shared<bool>(false);
            [done, delay]() -> awaitable<void> { co_await tut::sleep(delay); *done = true; },
            asio::detached);
   while (!*done) co_await tut::yield();
-  co_return a + b;' "All 5 tasks pass" 12 "polling answer" 0
+  co_return a + b;' "All [0-9]* tasks pass" 12 "polling answer" 0
 expect_verdict '  tut::timer never(co_await asio::this_coro::executor, tut::clock::time_point::max());
   co_await never.async_wait(asio::use_awaitable); co_return 0;' "deadlock" 12 "deadlock"
 expect_verdict '  static const bool once = (std::atexit([] { std::_Exit(3); }), true);
   (void)once; co_await tut::sleep(delay); co_return a + b;' "exited with code 3" 12 "exit code after passing"
 expect_verdict '  for (int i = 0; i < 200000; ++i) std::puts("flood flood flood flood flood flood flood");
-  co_return 0;' "1 of 5 tasks pass\|4 of 5 tasks pass\|tasks pass" 12 "flood of output"
+  co_return 0;' "tasks pass" 12 "flood of output"
 
 # A use after free that the tests cannot see: the sanitizer pass (built
 # the first time it is needed) catches it and names the line.
