@@ -34,7 +34,9 @@ add_library(asynclings_common STATIC
   ${PROJECT_SOURCE_DIR}/lessons/common/gather.cpp
   ${PROJECT_SOURCE_DIR}/lessons/common/http.cpp
   ${PROJECT_SOURCE_DIR}/lessons/common/http_client.cpp
-  ${PROJECT_SOURCE_DIR}/lessons/common/semaphore.cpp)
+  ${PROJECT_SOURCE_DIR}/lessons/common/semaphore.cpp
+  ${PROJECT_SOURCE_DIR}/lessons/common/serve.cpp
+  ${PROJECT_SOURCE_DIR}/lessons/common/server.cpp)
 target_include_directories(asynclings_common PUBLIC ${PROJECT_SOURCE_DIR}/lessons)
 target_link_libraries(asynclings_common PUBLIC tut PRIVATE asynclings_options)
 
