@@ -32,7 +32,11 @@ find_package(Python3 3.11 REQUIRED COMPONENTS Interpreter)  # tomllib
 # Code that later lessons reuse of earlier ones, written once.
 add_library(asynclings_common STATIC
   ${PROJECT_SOURCE_DIR}/lessons/common/gather.cpp
-  ${PROJECT_SOURCE_DIR}/lessons/common/semaphore.cpp)
+  ${PROJECT_SOURCE_DIR}/lessons/common/http.cpp
+  ${PROJECT_SOURCE_DIR}/lessons/common/http_client.cpp
+  ${PROJECT_SOURCE_DIR}/lessons/common/semaphore.cpp
+  ${PROJECT_SOURCE_DIR}/lessons/common/serve.cpp
+  ${PROJECT_SOURCE_DIR}/lessons/common/server.cpp)
 target_include_directories(asynclings_common PUBLIC ${PROJECT_SOURCE_DIR}/lessons)
 target_link_libraries(asynclings_common PUBLIC tut PRIVATE asynclings_options)
 
@@ -186,4 +190,19 @@ function(add_lessons_from_manifest manifest)
     message(FATAL_ERROR "${error}")
   endif()
   include(${script})
+  add_common_tests()
+endfunction()
+
+# lessons/common's own tests (tests/common/): the code the lessons share,
+# tested on its own, beside the fuzz targets of its parsers (scripts/fuzz).
+function(add_common_tests)
+  set(dir ${PROJECT_SOURCE_DIR}/tests/common)
+  add_executable(test_common ${dir}/http_test.cpp)
+  target_link_libraries(test_common PRIVATE
+    asynclings_common tut tut_grading Catch2::Catch2WithMain asynclings_options)
+  if(ASYNCLINGS_PCH)
+    target_precompile_headers(test_common REUSE_FROM tut_grading)
+  endif()
+  add_test(NAME common COMMAND test_common --reporter compact)
+  set_tests_properties(common PROPERTIES LABELS common TIMEOUT 60)
 endfunction()

@@ -2,7 +2,7 @@
 // asks a user service, an orders service, a notifications service, and
 // each call waits on the network. Awaited one after another, three calls
 // of 200 ms take 600 ms; started together, 200 ms. This file has an
-// HTTP/1.1 client on Asio (the wire protocol is given, in wire.hpp) and
+// HTTP/1.1 client on Asio (the wire protocol is given, in common/http.hpp) and
 // the four things that make service calls behave: connections kept open,
 // a timeout per request, calls made at once with a partial result when one
 // fails, and a fan-out that never has more than a few calls in flight.
@@ -25,19 +25,19 @@ using namespace asio::experimental::awaitable_operators;
 
 namespace lesson09 {
 
-// Given, in given/: HTTP/1.1 over a TCP socket
-// (wire.hpp). A `target` is a url taken apart; open_connection gives a
-// `connection`; exchange(c, method, t, body) sends one request on it,
-// reads the response, and leaves c.reusable saying whether the connection
-// can carry another. And the rest of the client (given.hpp):
+// Given, in lessons/common/http_client.hpp: HTTP/1.1 over a TCP socket.
+// A `url` is a url taken apart; open_connection gives a `connection`;
+// exchange(c, method, u, body) sends one request on it, reads the
+// response, and leaves c.reusable saying whether the connection can carry
+// another. And the rest of the client (given.hpp):
 // http_client::state (its timeout, and its idle connections by
 // host:port), get, post and request (which call your send_with_timeout),
 // fetch_text, and for task 5 a `limiter` with hold(limit) and
 // gather(jobs), from lessons/common/.
-using wire::connection;
-using wire::exchange;
-using wire::open_connection;
-using wire::target;
+using common::http::connection;
+using common::http::exchange;
+using common::http::open_connection;
+using common::http::url;
 
 // ---------------------------------------------------------------------
 // Task 1: keep-alive. Opening a TCP connection costs a round trip (and,
@@ -47,15 +47,15 @@ using wire::target;
 // been read to the end.
 // ---------------------------------------------------------------------
 awaitable<response> send_on_pool(std::shared_ptr<http_client::state> s,
-                                 std::string method, target t,
+                                 std::string method, url u,
                                  std::string body) {
   // TODO: before opening a connection, look in the pool:
-  // `auto& idle = s->idle[t.key()];` when it is not empty, take its last
+  // `auto& idle = s->idle[u.key()];` when it is not empty, take its last
   // connection out (`std::move(idle.back())`, then `idle.pop_back()`).
-  auto c = co_await open_connection(t);
-  auto reply = co_await exchange(*c, method, t, std::move(body));
+  auto c = co_await open_connection(u);
+  auto reply = co_await exchange(*c, method, u, std::move(body));
   // TODO: when the response left the connection fit for more
-  // (`c->reusable`), put it back: `s->idle[t.key()].push_back(...)`.
+  // (`c->reusable`), put it back: `s->idle[u.key()].push_back(...)`.
   co_return reply;
 }
 
@@ -66,9 +66,9 @@ awaitable<response> send_on_pool(std::shared_ptr<http_client::state> s,
 // into a value: a refused connection is reported at once, as refused.
 // ---------------------------------------------------------------------
 awaitable<response> send_with_timeout(std::shared_ptr<http_client::state> s,
-                                      std::string method, target t,
+                                      std::string method, url u,
                                       std::string body) {
-  auto what = fmt::format("{} http://{}{}", method, t.key(), t.path);
+  auto what = fmt::format("{} http://{}{}", method, u.key(), u.target);
   // TODO: this waits as long as the service likes. Spawn the request on
   // this coroutine's executor (`co_await asio::this_coro::executor`):
   // `auto work = co_spawn(ex, send_on_pool(...), as_tuple(use_awaitable));`
@@ -76,7 +76,7 @@ awaitable<response> send_with_timeout(std::shared_ptr<http_client::state> s,
   // When the timer wins (index 1), throw
   // `asio::system_error(asio::error::timed_out, what)`; otherwise rethrow
   // the request's error, if any, or return its response.
-  co_return co_await send_on_pool(s, std::move(method), std::move(t),
+  co_return co_await send_on_pool(s, std::move(method), std::move(u),
                                   std::move(body));
 }
 

@@ -16,7 +16,7 @@
 //                         cut short) and names host:port
 #include "tut/tut.hpp"
 #include "given/dashboard.hpp"
-#include "given/wire.hpp"
+#include "common/http_client.hpp"
 
 #include <cstddef>
 #include <map>
@@ -29,9 +29,9 @@
 namespace lesson09 {
 
 // What a server answered, and the error for an answer that is not
-// HTTP/1.1 (given, in wire.hpp).
-using wire::bad_response;
-using wire::response;
+// HTTP/1.1 (given, in lessons/common/http.hpp).
+using response = common::http::received;
+using common::http::bad_response;
 
 // An HTTP/1.1 client for URLs of the form http://host:port/path
 // (httpx.AsyncClient). It keeps connections open between requests

@@ -9,7 +9,7 @@
 //                        [--nagle]   (TCP_NODELAY off, as cpp-httplib ships)
 #include <httplib.h>
 
-#include "work.hpp"  // lessons/10_web_server/given: the same work as lesson 10
+#include "work.hpp"  // lessons/11_web_app/given: the same work as lesson 11
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -188,7 +188,7 @@ void add_routes(httplib::Server& server, const upstream_address& upstream,
   server.Get("/cpu-heavy", [](const httplib::Request&,
                               httplib::Response& res) {
     answer(res, 200,
-           R"({"result": )" + std::to_string(web::sum_primes_below(200'000)) + "}");
+           R"({"result": )" + std::to_string(webapp::sum_primes_below(200'000)) + "}");
   });
 
   // The body is taken as it comes, whatever its Content-Type says.

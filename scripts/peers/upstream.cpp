@@ -6,7 +6,7 @@
 // thousands of waiting requests cost nothing but their sockets.
 //
 //   bench_upstream --port 9000 [--delay-ms 200]
-#include "work.hpp"  // lessons/10_web_server/given: the answers of lesson 10's fakes
+#include "work.hpp"  // lessons/11_web_app/given: the answers of lesson 11's fakes
 
 #include <asio.hpp>
 #include <asio/experimental/as_tuple.hpp>
@@ -56,7 +56,7 @@ request parse_head(std::string_view head) {
 }
 
 std::string response_for(const request& req) {
-  auto body = web::upstream_body(req.path);
+  auto body = webapp::upstream_body(req.path);
   return fmt::format(
       "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
       "Content-Length: {}\r\nConnection: {}\r\n\r\n{}",

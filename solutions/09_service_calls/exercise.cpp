@@ -2,7 +2,7 @@
 // asks a user service, an orders service, a notifications service, and
 // each call waits on the network. Awaited one after another, three calls
 // of 200 ms take 600 ms; started together, 200 ms. This file has an
-// HTTP/1.1 client on Asio (the wire protocol is given, in wire.hpp) and
+// HTTP/1.1 client on Asio (the wire protocol is given, in common/http.hpp) and
 // the four things that make service calls behave: connections kept open,
 // a timeout per request, calls made at once with a partial result when one
 // fails, and a fan-out that never has more than a few calls in flight.
@@ -25,19 +25,19 @@ using namespace asio::experimental::awaitable_operators;
 
 namespace lesson09 {
 
-// Given, in given/: HTTP/1.1 over a TCP socket
-// (wire.hpp). A `target` is a url taken apart; open_connection gives a
-// `connection`; exchange(c, method, t, body) sends one request on it,
-// reads the response, and leaves c.reusable saying whether the connection
-// can carry another. And the rest of the client (given.hpp):
+// Given, in lessons/common/http_client.hpp: HTTP/1.1 over a TCP socket.
+// A `url` is a url taken apart; open_connection gives a `connection`;
+// exchange(c, method, u, body) sends one request on it, reads the
+// response, and leaves c.reusable saying whether the connection can carry
+// another. And the rest of the client (given.hpp):
 // http_client::state (its timeout, and its idle connections by
 // host:port), get, post and request (which call your send_with_timeout),
 // fetch_text, and for task 5 a `limiter` with hold(limit) and
 // gather(jobs), from lessons/common/.
-using wire::connection;
-using wire::exchange;
-using wire::open_connection;
-using wire::target;
+using common::http::connection;
+using common::http::exchange;
+using common::http::open_connection;
+using common::http::url;
 
 // ---------------------------------------------------------------------
 // Task 1: keep-alive. Opening a TCP connection costs a round trip (and,
@@ -47,18 +47,18 @@ using wire::target;
 // been read to the end.
 // ---------------------------------------------------------------------
 awaitable<response> send_on_pool(std::shared_ptr<http_client::state> s,
-                                 std::string method, target t,
+                                 std::string method, url u,
                                  std::string body) {
   std::shared_ptr<connection> c;
-  auto& idle = s->idle[t.key()];
+  auto& idle = s->idle[u.key()];
   if (!idle.empty()) {
     c = std::move(idle.back());
     idle.pop_back();
   } else {
-    c = co_await open_connection(t);
+    c = co_await open_connection(u);
   }
-  auto reply = co_await exchange(*c, method, t, std::move(body));
-  if (c->reusable) s->idle[t.key()].push_back(std::move(c));
+  auto reply = co_await exchange(*c, method, u, std::move(body));
+  if (c->reusable) s->idle[u.key()].push_back(std::move(c));
   co_return reply;
 }
 
@@ -69,12 +69,12 @@ awaitable<response> send_on_pool(std::shared_ptr<http_client::state> s,
 // into a value: a refused connection is reported at once, as refused.
 // ---------------------------------------------------------------------
 awaitable<response> send_with_timeout(std::shared_ptr<http_client::state> s,
-                                      std::string method, target t,
+                                      std::string method, url u,
                                       std::string body) {
   auto ex = co_await asio::this_coro::executor;
   auto limit = s->timeout;
-  auto what = fmt::format("{} http://{}{}", method, t.key(), t.path);
-  auto work = co_spawn(ex, send_on_pool(s, method, t, std::move(body)),
+  auto what = fmt::format("{} http://{}{}", method, u.key(), u.target);
+  auto work = co_spawn(ex, send_on_pool(s, method, u, std::move(body)),
                        as_tuple(use_awaitable));
   auto winner = co_await (std::move(work) || tut::sleep(limit));
   if (winner.index() == 1)

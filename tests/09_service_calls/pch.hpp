@@ -1,20 +1,23 @@
 // Lesson 09's precompiled header: the shared one (tut/pch.hpp), the given
-// HTTP/1.1 wire code and cpp-httplib, which the lesson's demo uses.
+// HTTP/1.1 client code and cpp-httplib, which the lesson's demo uses.
 #include "tut/pch.hpp"
 
 #include <httplib.h>
 
 #include "given/dashboard.hpp"
-#include "given/wire.hpp"
+#include "common/http_client.hpp"
 
 #ifdef __clang__  // only clang keeps the code (ASYNCLINGS_PCH_CODEGEN)
 // What the lesson's client awaits, instantiated here once (see
 // tut/pch.hpp).
-namespace wire::pch_warm_up {
+namespace common::http::pch_warm_up {
 
+using asio::awaitable;
+using asio::use_awaitable;
+using asio::experimental::as_tuple;
 using namespace asio::experimental::awaitable_operators;
 
-inline awaitable<response> response_job() { co_return response{}; }
+inline awaitable<received> response_job() { co_return received{}; }
 
 inline awaitable<services::section> section_job() {
   co_return services::section{};
@@ -27,5 +30,5 @@ inline awaitable<void> waits() {
   co_await (tut::pch_warm_up::string_job() && section_job() && section_job());
 }
 
-}  // namespace wire::pch_warm_up
+}  // namespace common::http::pch_warm_up
 #endif

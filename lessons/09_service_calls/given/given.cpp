@@ -28,11 +28,11 @@ awaitable<response> http_client::post(std::string url, std::string body) {
 
 awaitable<response> http_client::request(std::string method,
                                          std::string url, std::string body) {
-  auto t = wire::parse_url(url);
-  auto name = method + " " + t.path;
+  auto u = common::http::parse_url(url);
+  auto name = method + " " + u.target;
   return tut::traced(std::move(name),
                      send_with_timeout(state_, std::move(method),
-                                       std::move(t), std::move(body)));
+                                       std::move(u), std::move(body)));
 }
 
 // GET a url; a status other than 2xx is an error.

@@ -26,7 +26,7 @@ namespace lesson09 {
 // host:port.
 struct http_client::state {
   tut::clock::duration timeout;
-  std::map<std::string, std::vector<std::shared_ptr<wire::connection>>>
+  std::map<std::string, std::vector<std::shared_ptr<common::http::connection>>>
       idle;
 };
 
@@ -34,7 +34,7 @@ struct http_client::state {
 // timeout. The client's get, post and request call it.
 asio::awaitable<response> send_with_timeout(
     std::shared_ptr<http_client::state> s, std::string method,
-    wire::target t, std::string body);
+    common::http::url u, std::string body);
 
 // For task 5: lesson 05's semaphore (a `limiter`: `auto p = co_await
 // hold(limit);` holds a permit until `p` is destroyed) and lesson 03's
