@@ -296,7 +296,7 @@ def render_svg(trace, uid, span=None, names_w=None, standalone=False):
         # When it ended, and how long it ran when it did not start at 0
         # (the terminal's timelines say the same).
         when = fmt_seconds(end) if ended else ""
-        if ended and start > 0 and duration != end:
+        if ended and start > 0.02 * end:
             when += f" · ran {fmt_seconds(duration)}"
         if outcome == "done":
             label = f"ended {when}"

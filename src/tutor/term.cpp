@@ -178,6 +178,8 @@ std::vector<std::string> wrap_lines(std::string_view text, int width) {
   return out;
 }
 
+std::string cut_line(std::string_view line, int width) { return cut(line, width); }
+
 std::string wrap_text(std::string_view text, int width) {
   return join_lines(wrap_lines(text, width));
 }

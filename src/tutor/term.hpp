@@ -56,6 +56,8 @@ std::size_t display_width(std::string_view s);
 // wrapped but cut, with a "…" at the end.
 std::vector<std::string> wrap_lines(std::string_view text, int width);
 std::string wrap_text(std::string_view text, int width);
+// One line cut to `width` columns, with "…" when something was cut.
+std::string cut_line(std::string_view line, int width);
 // The first `n` lines of `lines`, or all of them.
 std::string join_lines(const std::vector<std::string>& lines, std::size_t from = 0,
                        std::size_t n = static_cast<std::size_t>(-1));

@@ -13,15 +13,15 @@ void append(std::vector<std::string>& out, const std::vector<std::string>& more)
 // (its first failing case) goes when room is short.
 std::vector<std::string> task_lines(const std::vector<std::string>& tasks, int width,
                                     bool compact) {
+  // Each entry's lines are cut, not wrapped: a task takes at most two.
   std::vector<std::string> out;
   for (const auto& t : tasks) {
-    auto lines = wrap_lines(t, width);
-    if (lines.empty()) continue;
-    if (compact) {
-      out.push_back(lines.front());
-    } else {
-      // Each entry's lines are cut, not wrapped: a task is at most two.
-      for (std::size_t i = 0; i < lines.size() && i < 2; ++i) out.push_back(lines[i]);
+    std::size_t start = 0;
+    for (int n = 0; n < (compact ? 1 : 2) && start <= t.size(); ++n) {
+      auto nl = t.find('\n', start);
+      out.push_back(cut_line(std::string_view(t).substr(start, nl - start), width));
+      if (nl == std::string::npos) break;
+      start = nl + 1;
     }
   }
   return out;
