@@ -421,6 +421,23 @@ TEST_CASE("a wait() cancelled through a bound signal cancels its tasks, "
   grade::expect_cancelled(actual, expected, "the group's wait()", 100ms);
 }
 
+TEST_CASE("a wait() cancelled after a task has failed still reports that "
+          "failure",
+          "[lesson04][task4]") {
+  // b fails at 100 ms; the caller gives up at 110 ms, while a and c clean up.
+  auto [actual, expected] = both_cancelled(one_fails, 110ms);
+  grade::reference_runs(expected.run);
+  auto yours_end = actual.run.value ? grade::how_and_when(*actual.run.value)
+                                    : "never ended";
+  auto reference_end = grade::how_and_when(*expected.run.value);
+  GRADE(yours_end == reference_end,
+        fmt::format("b failed at 100 ms and the wait() was cancelled at "
+                    "110 ms; your wait() {}, the reference's {}: the "
+                    "failure that ended the group comes first",
+                    yours_end, reference_end),
+        actual.run, expected.run);
+}
+
 TEST_CASE("a group whose wait() loses a race to a timeout (||) cancels its "
           "tasks and waits for them",
           "[lesson04][task4]") {
