@@ -29,9 +29,10 @@ struct reference_side {
 
 // Waits `d`. If it is cancelled meanwhile, it cleans up, which shows on
 // the timeline as "cleanup" and takes 20 ms (closing a connection, say),
-// and then ends as cancelled. Python: `except CancelledError: await
-// conn.close(); raise`.
-awaitable<void> worker(std::string name, tut::clock::duration d) {
+// and then ends as cancelled (Python: `except CancelledError: await
+// conn.close(); raise`) or, when `stop_quietly`, as if it had finished.
+awaitable<void> waiting_task(std::string name, tut::clock::duration d,
+                             bool stop_quietly) {
   try {
     co_await tut::sleep(d);
     co_return;
@@ -42,23 +43,17 @@ awaitable<void> worker(std::string name, tut::clock::duration d) {
   // A cancelled coroutine must reset its cancellation state to co_await.
   co_await asio::this_coro::reset_cancellation_state();
   co_await tut::sleep(20ms);  // virtual time, under grade::run
-  throw asio::system_error(asio::error::operation_aborted);
+  if (!stop_quietly) throw asio::system_error(asio::error::operation_aborted);
 }
 
-// Like worker, but a cancellation only stops it early: after its cleanup it
-// returns as if it had finished (a task for which "cancel" means "stop
-// now"). A group of such tasks has no failure to report when it is
-// cancelled: only the cancellation itself.
+awaitable<void> worker(std::string name, tut::clock::duration d) {
+  return waiting_task(std::move(name), d, false);
+}
+
+// A task for which "cancel" means "stop now": a group of these has no
+// failure to report when it is cancelled, only the cancellation itself.
 awaitable<void> stopper(std::string name, tut::clock::duration d) {
-  try {
-    co_await tut::sleep(d);
-    co_return;
-  } catch (const asio::system_error& e) {
-    if (e.code() != asio::error::operation_aborted) throw;
-  }
-  tut::note(name, "cleanup");
-  co_await asio::this_coro::reset_cancellation_state();
-  co_await tut::sleep(20ms);
+  return waiting_task(std::move(name), d, true);
 }
 
 // Throws std::runtime_error(what) after `d`.
@@ -198,6 +193,20 @@ void expect_none_running(const group_run& actual, const group_run& expected,
         actual.run, expected.run);
 }
 
+// Fails unless the task `name` ended when the reference's did: "`did`
+// after 150 ms; `should` 300 ms".
+void expect_ends_as_reference(const group_run& actual,
+                              const group_run& expected,
+                              const std::string& name, std::string_view did,
+                              std::string_view should) {
+  double yours_at = ended_at(actual.run.trace, name);
+  double reference_at = ended_at(expected.run.trace, name);
+  GRADE(yours_at == reference_at,
+        fmt::format("{} after {}; {} {}", did, secs(yours_at), should,
+                    secs(reference_at)),
+        actual.run, expected.run);
+}
+
 // Tasks 2 and 3: "task 1", "task 2" and "task 3" take 100, 300 and 200 ms.
 const auto three_tasks = [](auto side) -> awaitable<void> {
   typename decltype(side)::task_group group(
@@ -308,13 +317,8 @@ TEST_CASE("wait() returns when the last task ends: 100, 300 and 200 ms "
   auto [actual, expected] = both(three_tasks);
   grade::expect_no_exception(actual.run, expected.run, "the group");
   expect_none_running(actual, expected, "wait()");
-  double yours_at = ended_at(actual.run.trace, "group");
-  double reference_at = ended_at(expected.run.trace, "group");
-  GRADE(yours_at == reference_at,
-        fmt::format("your wait() returned after {}; the last task ends "
-                    "after {}, and that is when it should return",
-                    secs(yours_at), secs(reference_at)),
-        actual.run, expected.run);
+  expect_ends_as_reference(actual, expected, "group", "your wait() returned",
+                           "it should return when the last task ends, after");
 }
 
 TEST_CASE("wait() on a group with no tasks returns at once",
@@ -362,14 +366,10 @@ TEST_CASE("when a task fails, the others are cancelled mid-sleep and their "
   expect_cancelled_tasks(actual.run, expected.run, {"a", "c"},
                          "When b failed after 100 ms, the group should have "
                          "cancelled the others");
-  GRADE(ended_at(actual.run.trace, "group") ==
-            ended_at(expected.run.trace, "group"),
-        fmt::format("the group ended after {}; b failed after 100 ms, so "
-                    "the group should cancel the others then and end as "
-                    "soon as they have cleaned up: after {}",
-                    secs(ended_at(actual.run.trace, "group")),
-                    secs(ended_at(expected.run.trace, "group"))),
-        actual.run, expected.run);
+  expect_ends_as_reference(actual, expected, "group", "the group ended",
+                           "b failed after 100 ms, so the group should cancel "
+                           "the others then and end as soon as they have "
+                           "cleaned up: after");
 }
 
 TEST_CASE("no task is still running when wait() returns after a failure",
@@ -460,13 +460,10 @@ TEST_CASE("with_task_group waits for the tasks its body spawned, even when "
   auto [actual, expected] = both(scoped(body_spawns_two));
   grade::expect_no_exception(actual.run, expected.run, "with_task_group");
   expect_none_running(actual, expected, "with_task_group");
-  GRADE(ended_at(actual.run.trace, "scope") ==
-            ended_at(expected.run.trace, "scope"),
-        fmt::format("with_task_group returned after {}; its tasks end after "
-                    "{}: leaving the scope means waiting for them",
-                    secs(ended_at(actual.run.trace, "scope")),
-                    secs(ended_at(expected.run.trace, "scope"))),
-        actual.run, expected.run);
+  expect_ends_as_reference(actual, expected, "scope",
+                           "with_task_group returned",
+                           "leaving the scope means waiting for its tasks, "
+                           "which end after");
 }
 
 TEST_CASE("when the body of with_task_group throws, its tasks are cancelled "
