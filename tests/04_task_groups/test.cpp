@@ -131,6 +131,18 @@ void expect_cancelled_tasks(const Run& actual, const Run& expected,
           expected);
 }
 
+// Fails unless each of `names` ran at all.
+template <typename Run>
+void expect_tasks_ran(const Run& actual, const Run& expected,
+                      std::vector<std::string> names) {
+  for (const auto& name : names)
+    GRADE(actual.trace.find(name),
+          fmt::format("the task \"{}\" never ran: a task runs only once it "
+                      "is spawned or awaited",
+                      name),
+          actual, expected);
+}
+
 // A scenario's run, and the tasks still running when it ended.
 struct group_run {
   grade::outcome<grade::nothing> run;
@@ -287,10 +299,7 @@ TEST_CASE("a spawned task starts at once, before anyone waits for it",
   });
   grade::expect_no_exception(actual.run, expected.run, "the group");
   const auto& trace = actual.run.trace;
-  GRADE(trace.find("task"),
-        "the spawned task never ran: a task runs only once it is spawned or "
-        "awaited",
-        actual.run, expected.run);
+  expect_tasks_ran(actual.run, expected.run, {"task"});
   GRADE(started_at(trace, "task") == 0,
         fmt::format("your task started at {}, when wait() was called, and "
                     "the group took {} instead of {}. spawn should start it "
@@ -342,6 +351,7 @@ TEST_CASE("a task may add tasks to its own group, and wait() waits for "
     co_await tut::traced("group", group.wait());
   });
   grade::expect_no_exception(actual.run, expected.run, "the group");
+  expect_tasks_ran(actual.run, expected.run, {"spawner", "late"});
   expect_none_running(actual, expected, "wait()");
   GRADE(ended_at(actual.run.trace, "late") <=
             ended_at(actual.run.trace, "group"),
@@ -375,6 +385,7 @@ TEST_CASE("when a task fails, the others are cancelled mid-sleep and their "
 TEST_CASE("no task is still running when wait() returns after a failure",
           "[lesson04][task3]") {
   auto [actual, expected] = both(one_fails);
+  expect_tasks_ran(actual.run, expected.run, {"a", "b", "c"});
   expect_none_running(actual, expected, "wait()",
                       "The tasks it cancelled must have ended too");
 }
@@ -516,10 +527,7 @@ TEST_CASE("a task_group that goes out of scope without wait() cancels its "
     }  // the group is destroyed here
   });
   grade::expect_no_exception(actual.run, expected.run, "the group");
-  GRADE(actual.run.trace.find("orphan"),
-        "the spawned task never ran: a task runs only once it is spawned or "
-        "awaited",
-        actual.run, expected.run);
+  expect_tasks_ran(actual.run, expected.run, {"orphan"});
   expect_cancelled_tasks(actual.run, expected.run, {"orphan"},
                          "Its group was destroyed at 100 ms, and a task must "
                          "not outlive its group. C++ has no async destructor, "
