@@ -16,6 +16,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
+// A helper: seconds of loop time since `start`.
 double seconds_since(tut::clock::time_point start) {
   return tut::seconds(tut::now() - start).count();
 }
@@ -73,6 +74,7 @@ awaitable<void> remind() {
   fmt::print("log after 250 ms: [{}]\n", fmt::join(log, ", "));
 }
 
+// The parts, in order, on one loop.
 awaitable<void> main_coroutine() {
   co_await create_then_await();
   co_await greet_in_turn();

@@ -84,11 +84,13 @@ awaitable<void> heartbeat() {
   }
 }
 
+// A request waits in handle_request, then prints its reply.
 awaitable<void> request(int id) {
   auto reply = co_await lesson02::handle_request(id, 200ms);
   fmt::print("  {}\n", reply);
 }
 
+// The heartbeat and the three requests, each a task of its own.
 awaitable<void> serve() {
   auto ex = co_await asio::this_coro::executor;
   co_spawn(ex, tut::traced("heartbeat", heartbeat()), detached);

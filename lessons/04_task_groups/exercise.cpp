@@ -50,48 +50,55 @@ void task_group::cancel() { cancel_all(*state_); }
 
 std::size_t task_group::running() const { return state_->running; }
 
-// Task 3: a task of the group has ended, with `error` if it failed.
+// Tasks 2 and 3: a task of the group has ended, with `error` if it failed.
 void task_ended(task_group::state& s, std::exception_ptr error) {
-  // TODO: on the first error, keep it in `s.first_error` and `cancel_all(s)`
-  // (asyncio.TaskGroup cancels the rest when a task fails). Then count the
-  // task out of `s.running`; the last one wakes the waiter with
-  // `s.all_ended.cancel()`.
+  // TODO (task 2): count the task out of `s.running`; the last one to end
+  // wakes whoever waits in wait(), through the `all_ended` event.
+  // TODO (task 3): the first task to fail is the group's failure: keep its
+  // error in `s.first_error` and stop the others (asyncio.TaskGroup cancels
+  // the rest when a task fails). The errors that come after it, the
+  // cancellations of the others among them, change nothing.
 }
 
 // Task 1: start the task now, with its own cancellation signal.
 void task_group::spawn(awaitable<void> task) {
-  // TODO: `auto& signal = state_->signals.emplace_back();`, count the task
-  // in `state_->running`, and `co_spawn(state_->executor, std::move(task),
-  // asio::bind_cancellation_slot(signal.slot(), handler))`. The handler,
-  // `[s = state_](std::exception_ptr error)`, calls task_ended. Keeping
-  // `task` to run it later, in wait(), would make it lazy.
+  // TODO: start `task` now, with `co_spawn`, as a task that a signal of its
+  // own can reach: add one to `state_->signals` (a deque: its signals never
+  // move) and bind its slot to the completion handler with
+  // `asio::bind_cancellation_slot`. Count the task in `state_->running`.
+  // The handler, called with a std::exception_ptr when the task ends,
+  // reports to task_ended; it runs after spawn has returned, so it keeps
+  // its own copy of `state_`. Keeping `task` to start it later, in wait(),
+  // would make it lazy.
 }
 
-// Task 2, 3 and 4: wait for every task. If this wait is cancelled, pass
+// Tasks 2, 3 and 4: wait for every task. If this wait is cancelled, pass
 // that on to the tasks, and still wait for them to end.
 awaitable<void> task_group::wait() {
-  auto s = state_;
-  bool cancelled = false;
-  // TODO (task 2): loop while `s->running > 0`, sleeping on the event:
-  //   co_await s->all_ended.async_wait(as_tuple(use_awaitable));
-  // (as_tuple makes the wake-up, an operation_aborted, a value rather than
-  // an exception).
-  // TODO (task 4): after each wake-up, look at this coroutine's own state:
-  //   auto me = co_await asio::this_coro::cancellation_state;
-  // `me.cancelled() != asio::cancellation_type::none` means this wait was
-  // cancelled: set `cancelled`, `cancel_all(*s)`, and then
-  //   co_await asio::this_coro::reset_cancellation_state();
-  // (until then Asio makes every co_await of a cancelled coroutine throw),
-  // and keep waiting for the tasks to end.
-  // TODO (task 3): after the loop, rethrow `s->first_error` if it is set.
-  if (cancelled) throw asio::system_error(asio::error::operation_aborted);
+  auto s = state_;  // the state lives while this wait does
+  // TODO (task 2): sleep on the `all_ended` event while tasks are running.
+  // Waking it ends the timer's wait with operation_aborted: await it with
+  // `as_tuple(use_awaitable)`, so that this comes back as a value, not an
+  // exception. A wake-up may come before the count is zero: check the
+  // count again after each one.
+  // TODO (task 3): once no task is running, rethrow the group's first
+  // failure, if there was one.
+  // TODO (task 4): a wake-up can also mean that this wait() was cancelled:
+  // the timer's wait shares this coroutine's cancellation slot. After each
+  // wake-up, look at `asio::this_coro::cancellation_state`. Cancelled: pass
+  // it on to the tasks, reset this coroutine's cancellation state
+  // (`asio::this_coro::reset_cancellation_state`: until then, every
+  // co_await of a cancelled coroutine throws), and keep waiting until they
+  // have ended. Then report the cancellation as operation_aborted, unless a
+  // task's failure is there to report. Lesson 03's wait_all_ended does
+  // much the same.
   co_return;
 }
 
 // Task 5: leaving a group's scope cancels what it could not wait for.
 task_group::~task_group() {
   // TODO: a destructor cannot co_await, so it cannot wait for the tasks;
-  // it can still make sure none outlives the group: `cancel()`.
+  // it can still make sure that none of them outlives the group.
 }
 
 // Task 5: the body is a task of the group too, so a failing task cancels
@@ -99,9 +106,8 @@ task_group::~task_group() {
 awaitable<void> with_task_group(
     std::function<awaitable<void>(task_group&)> body) {
   task_group group(co_await asio::this_coro::executor);
-  // TODO: run the body as a task of the group, `group.spawn(body(group))`,
-  // then `co_await group.wait()`: the scope is left only when every task
-  // has ended, the body included.
+  // TODO: run the body as a task of the group, then wait for the group:
+  // the scope is left only when every task has ended, the body included.
   co_return;
 }
 

@@ -30,8 +30,10 @@ public:
   // (asyncio.TaskGroup.create_task).
   void spawn(asio::awaitable<void> task);
 
-  // Task 2, 3 and 4: wait until every task has ended; then rethrow the
-  // first failure, if there was one. Cancelling the wait cancels the tasks.
+  // Tasks 2, 3 and 4: wait until every task has ended; then rethrow the
+  // first failure, if there was one. Cancelled while it waits, it cancels
+  // the tasks, waits until they have ended, and throws operation_aborted
+  // (or the first failure, if a task failed).
   asio::awaitable<void> wait();
 
   // Given: asks every task still running to stop.
@@ -49,6 +51,7 @@ private:
 
 // Task 5: `async with asyncio.TaskGroup() as tg: body(tg)`. Runs `body`
 // with a group and leaves only when every task of the group has ended.
+// The body is a task of the group: a failing task cancels it too.
 asio::awaitable<void> with_task_group(
     std::function<asio::awaitable<void>(task_group&)> body);
 

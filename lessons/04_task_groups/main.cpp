@@ -1,8 +1,9 @@
-// Lesson 04 demo: runs your exercise.cpp in real time. An awaitable that
-// starts only when awaited beside a task that starts when spawned; a group
-// in which one task fails, so the others (one of them running a group of
-// its own) are cancelled and clean up; and a timeout around a group.
-// Run it with `scripts/tutor run 04`.
+// Task groups in real time. This demo runs your exercise.cpp on a real
+// loop: an awaitable that starts only when it is awaited beside a task that
+// starts when it is spawned, a group in which one task fails so that the
+// others (one of them running a group of its own) are cancelled and clean
+// up, and a timeout around a group. Each run prints its figures and its
+// timeline. Run it with `scripts/tutor run 04`.
 #include "lesson.hpp"
 
 #include <fmt/format.h>
@@ -19,6 +20,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
+// Helpers: milliseconds since `start`, and the timeline of the last run.
 double ms_since(tut::clock::time_point start) {
   return tut::seconds(tut::now() - start).count() * 1000;
 }
@@ -38,10 +40,12 @@ awaitable<void> fetch(std::string name, tut::clock::duration d) {
   }
 }
 
+// A task of the demo: `fetch` traced under its name.
 awaitable<void> task(std::string name, tut::clock::duration d) {
   return tut::traced(name, fetch(name, d));
 }
 
+// A task that fails after `d`, as a connection that is reset.
 awaitable<void> broken(std::string name, tut::clock::duration d) {
   co_await tut::sleep(d);
   throw std::runtime_error(name + ": connection reset");
@@ -55,6 +59,8 @@ awaitable<void> nested(std::string name, tut::clock::duration d) {
   co_await group.wait();
 }
 
+// An awaitable is lazy: created at 0 and awaited at 200 ms, its 300 ms of
+// work are done after 500 ms.
 awaitable<void> lazy() {
   auto start = tut::now();
   auto job = task("awaited job", 300ms);  // created: nothing runs yet
@@ -65,6 +71,8 @@ awaitable<void> lazy() {
              ms_since(start));
 }
 
+// A spawned task is eager: it runs from the moment it is spawned, so it is
+// done after 300 ms although the group is waited for only at 200 ms.
 awaitable<void> eager() {
   auto start = tut::now();
   task_group group(co_await asio::this_coro::executor);
@@ -76,6 +84,9 @@ awaitable<void> eager() {
              ms_since(start));
 }
 
+// fetch b fails after 200 ms: the group cancels fetch a and the nested
+// group's tasks, waits for their cleanup, and with_task_group rethrows b's
+// error, with no task left running.
 awaitable<void> one_fails() {
   auto start = tut::now();
   try {
@@ -96,6 +107,9 @@ awaitable<void> one_fails() {
              tut::current_trace().unfinished_count());
 }
 
+// A timeout of 300 ms around a group (the `||` operator): the timeout wins,
+// the group's wait() is cancelled and passes that on, and when the race
+// is over no task is left running.
 awaitable<void> timeout() {
   auto start = tut::now();
   auto work = lesson04::with_task_group(
@@ -112,6 +126,7 @@ awaitable<void> timeout() {
 
 }  // namespace
 
+// Each scenario runs on a loop of its own, and then shows its timeline.
 int main() {
   try {
     tut::run(lazy());

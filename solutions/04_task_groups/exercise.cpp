@@ -51,7 +51,7 @@ void task_group::cancel() { cancel_all(*state_); }
 
 std::size_t task_group::running() const { return state_->running; }
 
-// Task 3: a task of the group has ended, with `error` if it failed.
+// Tasks 2 and 3: a task of the group has ended, with `error` if it failed.
 void task_ended(task_group::state& s, std::exception_ptr error) {
   if (error && !s.first_error) {
     s.first_error = error;
@@ -71,10 +71,10 @@ void task_group::spawn(awaitable<void> task) {
                }));
 }
 
-// Task 2, 3 and 4: wait for every task. If this wait is cancelled, pass
+// Tasks 2, 3 and 4: wait for every task. If this wait is cancelled, pass
 // that on to the tasks, and still wait for them to end.
 awaitable<void> task_group::wait() {
-  auto s = state_;
+  auto s = state_;  // the state lives while this wait does
   bool cancelled = false;
   while (s->running > 0) {
     co_await s->all_ended.async_wait(as_tuple(use_awaitable));

@@ -3,6 +3,7 @@
 #include "sides.hpp"
 
 #include "cancelled.hpp"
+#include "stalled.hpp"
 
 #include <asio/multiple_exceptions.hpp>
 
@@ -147,25 +148,6 @@ void expect_cancelled_jobs(const grade::outcome<A>& actual,
   }
 }
 
-// Fails when the run stalled (a deadlock), saying whether every job had
-// ended by then.
-template <typename A, typename B>
-void expect_no_stall(const grade::outcome<A>& actual,
-                     const grade::outcome<B>& expected, std::string_view who) {
-  if (!actual.template threw<tut::deadlock_error>()) return;
-  bool jobs_ended = std::none_of(
-      actual.trace.tasks.begin(), actual.trace.tasks.end(),
-      [](const auto& t) { return t.name.starts_with("job") && !t.end; });
-  FAIL(grade::explain(
-      fmt::format("{}{}", grade::stalled(actual),
-                  jobs_ended ? fmt::format("Every job had ended by then, and "
-                                           "{} still waited: nothing was "
-                                           "left to wake it",
-                                           who)
-                             : std::string()),
-      actual.trace, expected.trace));
-}
-
 // Fails when not one job ran: nothing was spawned or awaited.
 template <typename A, typename B>
 void expect_jobs_ran(const grade::outcome<A>& actual,
@@ -185,7 +167,7 @@ auto gathered(Yours yours, Reference reference, const std::vector<job>& list,
               std::string_view who, bool may_throw = false) {
   auto actual = run_gather(yours, list);
   auto expected = run_gather(reference, list);
-  expect_no_stall(actual.run, expected.run, who);
+  grade::expect_no_stall(actual.run, expected.run, "gather", who);
   if (!may_throw) grade::expect_no_exception(actual.run, expected.run, who);
   return std::pair{std::move(actual), std::move(expected)};
 }

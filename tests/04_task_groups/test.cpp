@@ -2,25 +2,37 @@
 // reference on virtual time; a difference is explained in the lesson's words.
 #include "sides.hpp"
 
+#include "cancelled.hpp"
+#include "stalled.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <stdexcept>
 #include <string>
-#include <type_traits>
 #include <vector>
 
-using namespace asio::experimental::awaitable_operators;
-
 namespace {
+
+// The two sides, for scenarios written once: `side::task_group` is the
+// group of the code under test or of the reference.
+struct yours_side {
+  using task_group = yours::task_group;
+  static constexpr auto with_task_group = &yours::with_task_group;
+};
+struct reference_side {
+  using task_group = reference::task_group;
+  static constexpr auto with_task_group = &reference::with_task_group;
+};
 
 // The tasks of these scenarios are free coroutines taking what they need as
 // parameters: a spawned capturing lambda would be gone before it runs.
 
 // Waits `d`. If it is cancelled meanwhile, it cleans up, which shows on
 // the timeline as "cleanup" and takes 20 ms (closing a connection, say),
-// and then ends as cancelled. Python: `except CancelledError: await
-// conn.close(); raise`.
-awaitable<void> worker(std::string name, tut::clock::duration d) {
+// and then ends as cancelled (Python: `except CancelledError: await
+// conn.close(); raise`) or, when `stop_quietly`, as if it had finished.
+awaitable<void> waiting_task(std::string name, tut::clock::duration d,
+                             bool stop_quietly) {
   try {
     co_await tut::sleep(d);
     co_return;
@@ -31,7 +43,17 @@ awaitable<void> worker(std::string name, tut::clock::duration d) {
   // A cancelled coroutine must reset its cancellation state to co_await.
   co_await asio::this_coro::reset_cancellation_state();
   co_await tut::sleep(20ms);  // virtual time, under grade::run
-  throw asio::system_error(asio::error::operation_aborted);
+  if (!stop_quietly) throw asio::system_error(asio::error::operation_aborted);
+}
+
+awaitable<void> worker(std::string name, tut::clock::duration d) {
+  return waiting_task(std::move(name), d, false);
+}
+
+// A task for which "cancel" means "stop now": a group of these has no
+// failure to report when it is cancelled, only the cancellation itself.
+awaitable<void> stopper(std::string name, tut::clock::duration d) {
+  return waiting_task(std::move(name), d, true);
 }
 
 // Throws std::runtime_error(what) after `d`.
@@ -91,49 +113,67 @@ bool cancelled_with_cleanup(const tut::trace& t, const std::string& name) {
   return task && task->result == tut::outcome::cancelled && cleaned_up(*task);
 }
 
-// A scenario's result: the tasks still running when the group returned.
+// A stopper that was cancelled: it cleaned up and ended.
+bool stopped_early(const tut::trace& t, const std::string& name) {
+  const auto* task = t.find(name);
+  return task && task->end && cleaned_up(*task);
+}
+
+// Fails unless each of `names` was cancelled and cleaned up; `why` says
+// when and why it should have been.
+template <typename Run>
+void expect_cancelled_tasks(const Run& actual, const Run& expected,
+                            std::vector<std::string> names,
+                            std::string_view why) {
+  for (const auto& name : names)
+    GRADE(cancelled_with_cleanup(actual.trace, name),
+          fmt::format("{}. {}", fate(actual.trace, name), why), actual,
+          expected);
+}
+
+// Fails unless each of `names` ran at all.
+template <typename Run>
+void expect_tasks_ran(const Run& actual, const Run& expected,
+                      std::vector<std::string> names) {
+  for (const auto& name : names)
+    GRADE(actual.trace.find(name),
+          fmt::format("the task \"{}\" never ran: a task runs only once it "
+                      "is spawned or awaited",
+                      name),
+          actual, expected);
+}
+
+// A scenario's run, and the tasks still running when it ended.
 struct group_run {
   grade::outcome<grade::nothing> run;
   std::vector<std::string> at_return;
 };
 
-// The failure scenario of tasks 3: "a" waits 300 ms, "b" fails after
-// 100 ms, "c" waits 500 ms. Runs the group as a task called "group".
-template <typename TaskGroup>
-awaitable<void> one_fails(std::vector<std::string>& at_return) {
-  TaskGroup group(co_await asio::this_coro::executor);
-  group.spawn(traced_worker("a", 300ms));
-  group.spawn(tut::traced("b", failing("b failed", 100ms)));
-  group.spawn(traced_worker("c", 500ms));
-  try {
-    co_await tut::traced("group", group.wait());
-  } catch (...) {
-    at_return = grade::unfinished_now();
-    throw;
-  }
-  at_return = grade::unfinished_now();
-}
-
-// Task 4: "nested" runs a group of its own while "b" fails after 100 ms.
-template <typename TaskGroup>
-awaitable<void> nested_cancelled(std::vector<std::string>& at_return) {
-  TaskGroup group(co_await asio::this_coro::executor);
-  group.spawn(tut::traced("nested", nested<TaskGroup>("nested", 500ms)));
-  group.spawn(tut::traced("b", failing("b failed", 100ms)));
-  try {
-    co_await tut::traced("group", group.wait());
-  } catch (...) {
-    at_return = grade::unfinished_now();
-    throw;
-  }
-  at_return = grade::unfinished_now();
-}
-
+// Runs `scenario(side)` for both sides, and fails at once when yours
+// stalled.
 template <typename Scenario>
-group_run run_group(Scenario scenario) {
-  group_run out;
-  out.run = grade::run([&] { return scenario(out.at_return); });
-  return out;
+std::pair<group_run, group_run> both(Scenario scenario) {
+  auto run = [&](auto side) {
+    group_run out;
+    out.run = grade::run([&] {
+      return grade::noting_unfinished(scenario(side), out.at_return);
+    });
+    return out;
+  };
+  std::pair<group_run, group_run> runs{run(yours_side{}),
+                                       run(reference_side{})};
+  grade::expect_no_stall(runs.first.run, runs.second.run, "group", "wait()");
+  return runs;
+}
+
+// The same, cancelled through a bound signal after `after`.
+template <typename Scenario>
+auto both_cancelled(Scenario scenario, tut::clock::duration after) {
+  auto run = [&](auto side) {
+    return grade::run_cancelled(
+        [&] { return grade::as_nothing(scenario(side)); }, after);
+  };
+  return std::pair{run(yours_side{}), run(reference_side{})};
 }
 
 // Checks that a group ended with "b failed", as itself.
@@ -142,8 +182,8 @@ void expect_b_failed(const grade::outcome<grade::nothing>& actual,
                      const char* who) {
   GRADE(actual.exception,
         fmt::format("{} returned normally although task b threw \"b "
-                    "failed\": the error was swallowed. Rethrow the first "
-                    "failure once every task has ended",
+                    "failed\": the first failure must come out of it, once "
+                    "every task has ended",
                     who),
         actual, expected);
   GRADE(actual.error_type == expected.error_type &&
@@ -155,325 +195,298 @@ void expect_b_failed(const grade::outcome<grade::nothing>& actual,
 }
 
 void expect_none_running(const group_run& actual, const group_run& expected,
-                         const char* who,
-                         const char* advice = "Wait until the tasks you "
-                                              "cancelled have ended") {
+                         const char* who, std::string_view more = {}) {
   GRADE(actual.at_return.empty(),
         fmt::format("when {} returned, {} {} still running: a task must "
-                    "never outlive its group. {}",
+                    "never outlive its group{}{}",
                     who, grade::list(actual.at_return),
-                    actual.at_return.size() == 1 ? "was" : "were", advice),
+                    actual.at_return.size() == 1 ? "was" : "were",
+                    more.empty() ? "" : ". ", more),
         actual.run, expected.run);
 }
 
+// Fails unless the task `name` ended when the reference's did: "`did`
+// after 150 ms; `should` 300 ms".
+void expect_ends_as_reference(const group_run& actual,
+                              const group_run& expected,
+                              const std::string& name, std::string_view did,
+                              std::string_view should) {
+  double yours_at = ended_at(actual.run.trace, name);
+  double reference_at = ended_at(expected.run.trace, name);
+  GRADE(yours_at == reference_at,
+        fmt::format("{} after {}; {} {}", did, secs(yours_at), should,
+                    secs(reference_at)),
+        actual.run, expected.run);
+}
+
+// Tasks 2 and 3: "task 1", "task 2" and "task 3" take 100, 300 and 200 ms.
+const auto three_tasks = [](auto side) -> awaitable<void> {
+  typename decltype(side)::task_group group(
+      co_await asio::this_coro::executor);
+  group.spawn(traced_worker("task 1", 100ms));
+  group.spawn(traced_worker("task 2", 300ms));
+  group.spawn(traced_worker("task 3", 200ms));
+  co_await tut::traced("group", group.wait());
+};
+
+// Task 3: "a" waits 300 ms, "b" fails after 100 ms, "c" waits 500 ms.
+const auto one_fails = [](auto side) -> awaitable<void> {
+  typename decltype(side)::task_group group(
+      co_await asio::this_coro::executor);
+  group.spawn(traced_worker("a", 300ms));
+  group.spawn(tut::traced("b", failing("b failed", 100ms)));
+  group.spawn(traced_worker("c", 500ms));
+  co_await tut::traced("group", group.wait());
+};
+
+// Task 4: "a" and "b" wait 300 and 500 ms; cancelled from outside at
+// 100 ms, the group's wait() passes that on. With `Task` = stopper, the
+// tasks end normally when cancelled, and only wait() can say that the group
+// was cancelled.
+template <auto Task>
+const auto two_waiting = [](auto side) -> awaitable<void> {
+  typename decltype(side)::task_group group(
+      co_await asio::this_coro::executor);
+  group.spawn(tut::traced("a", Task("a", 300ms)));
+  group.spawn(tut::traced("b", Task("b", 500ms)));
+  co_await tut::traced("group", group.wait());
+};
+
 // Task 5: bodies for with_task_group. They capture nothing: what they
 // spawn takes its data as parameters.
-awaitable<void> body_spawns_two(auto& group) {
+const auto body_spawns_two = [](auto& group) -> awaitable<void> {
   group.spawn(traced_worker("a", 200ms));
   group.spawn(traced_worker("b", 300ms));
   co_return;
-}
+};
 
-awaitable<void> body_throws(auto& group) {
+const auto body_spawns_stoppers = [](auto& group) -> awaitable<void> {
+  group.spawn(tut::traced("a", stopper("a", 200ms)));
+  group.spawn(tut::traced("b", stopper("b", 300ms)));
+  co_return;
+};
+
+const auto body_throws = [](auto& group) -> awaitable<void> {
   group.spawn(traced_worker("a", 300ms));
   group.spawn(traced_worker("b", 500ms));
   co_await tut::sleep(100ms);
   throw std::invalid_argument("bad input");
-}
+};
 
-awaitable<void> body_waits(auto& group) {
+const auto body_waits = [](auto& group) -> awaitable<void> {
   group.spawn(tut::traced("b", failing("b failed", 100ms)));
   co_await traced_worker("body", 1s);
-}
+};
 
-template <typename WithTaskGroup, typename Body>
-awaitable<void> scoped(WithTaskGroup with_task_group, Body body,
-                       std::vector<std::string>& at_return) {
-  try {
-    co_await tut::traced("scope", with_task_group(body));
-  } catch (...) {
-    at_return = grade::unfinished_now();
-    throw;
-  }
-  at_return = grade::unfinished_now();
+// with_task_group(body) as a task called "scope".
+template <typename Body>
+auto scoped(Body body) {
+  return [body](auto side) -> awaitable<void> {
+    co_await tut::traced("scope", decltype(side)::with_task_group(body));
+  };
 }
 
 }  // namespace
 
 TEST_CASE("a spawned task starts at once, before anyone waits for it",
           "[lesson04][task1]") {
-  auto scenario = [](auto side) {
-    using TaskGroup = typename decltype(side)::type;
-    return grade::run([]() -> awaitable<void> {
-      TaskGroup group(co_await asio::this_coro::executor);
-      group.spawn(traced_worker("task", 500ms));
-      co_await tut::sleep(200ms);
-      co_await group.wait();
-    });
-  };
-  auto actual = scenario(std::type_identity<yours::task_group>{});
-  auto expected = scenario(std::type_identity<reference::task_group>{});
-  grade::expect_no_exception(actual, expected, "the group");
-  GRADE(actual.trace.find("task"),
-        "the spawned task never ran: spawn must start it (co_spawn it)",
-        actual, expected);
-  GRADE(started_at(actual.trace, "task") == 0,
+  auto [actual, expected] = both([](auto side) -> awaitable<void> {
+    typename decltype(side)::task_group group(
+        co_await asio::this_coro::executor);
+    group.spawn(traced_worker("task", 500ms));
+    co_await tut::sleep(200ms);
+    co_await group.wait();
+  });
+  grade::expect_no_exception(actual.run, expected.run, "the group");
+  const auto& trace = actual.run.trace;
+  expect_tasks_ran(actual.run, expected.run, {"task"});
+  GRADE(started_at(trace, "task") == 0,
         fmt::format("your task started at {}, when wait() was called, and "
                     "the group took {} instead of {}. spawn should start it "
-                    "at once, like asyncio.create_task: an awaitable does "
-                    "nothing until it is spawned or awaited, so co_spawn it "
-                    "in spawn()",
-                    secs(started_at(actual.trace, "task")),
-                    secs(actual.seconds()), secs(expected.seconds())),
-        actual, expected);
+                    "at once, as asyncio.create_task does",
+                    secs(started_at(trace, "task")), secs(actual.run.seconds()),
+                    secs(expected.run.seconds())),
+        actual.run, expected.run);
 }
 
 TEST_CASE("the tasks of a group run side by side", "[lesson04][task1]") {
-  auto scenario = [](auto side) {
-    using TaskGroup = typename decltype(side)::type;
-    return grade::run([]() -> awaitable<void> {
-      TaskGroup group(co_await asio::this_coro::executor);
-      group.spawn(traced_worker("task 1", 100ms));
-      group.spawn(traced_worker("task 2", 300ms));
-      group.spawn(traced_worker("task 3", 200ms));
-      co_await group.wait();
-    });
-  };
-  auto actual = scenario(std::type_identity<yours::task_group>{});
-  auto expected = scenario(std::type_identity<reference::task_group>{});
-  grade::expect_no_exception(actual, expected, "the group");
-  auto peak = actual.trace.peak_of("task");
+  auto [actual, expected] = both(three_tasks);
+  grade::expect_no_exception(actual.run, expected.run, "the group");
+  auto peak = actual.run.trace.peak_of("task");
   GRADE(peak == 3,
         fmt::format("at most {} of the group's 3 tasks ran at the same "
                     "time; all of them should",
                     peak),
-        actual, expected);
+        actual.run, expected.run);
 }
 
 TEST_CASE("wait() returns when the last task ends: 100, 300 and 200 ms "
           "take 300 ms",
           "[lesson04][task2]") {
-  auto scenario = [](auto side) {
-    using TaskGroup = typename decltype(side)::type;
-    std::vector<std::string> at_return;
-    auto run = grade::run([&]() -> awaitable<void> {
-      TaskGroup group(co_await asio::this_coro::executor);
-      group.spawn(traced_worker("task 1", 100ms));
-      group.spawn(traced_worker("task 2", 300ms));
-      group.spawn(traced_worker("task 3", 200ms));
-      co_await tut::traced("group", group.wait());
-      at_return = grade::unfinished_now();
-    });
-    return group_run{run, at_return};
-  };
-  auto actual = scenario(std::type_identity<yours::task_group>{});
-  auto expected = scenario(std::type_identity<reference::task_group>{});
+  auto [actual, expected] = both(three_tasks);
   grade::expect_no_exception(actual.run, expected.run, "the group");
   expect_none_running(actual, expected, "wait()");
-  double yours_at = ended_at(actual.run.trace, "group");
-  double reference_at = ended_at(expected.run.trace, "group");
-  GRADE(yours_at == reference_at,
-        fmt::format("your wait() returned after {}; the last task ends "
-                    "after {}, and that is when it should return",
-                    secs(yours_at), secs(reference_at)),
-        actual.run, expected.run);
+  expect_ends_as_reference(actual, expected, "group", "your wait() returned",
+                           "it should return when the last task ends, after");
 }
 
 TEST_CASE("wait() on a group with no tasks returns at once",
           "[lesson04][task2]") {
-  auto scenario = [](auto side) {
-    using TaskGroup = typename decltype(side)::type;
-    return grade::run([]() -> awaitable<void> {
-      TaskGroup group(co_await asio::this_coro::executor);
-      co_await group.wait();
-    });
-  };
-  auto actual = scenario(std::type_identity<yours::task_group>{});
-  auto expected = scenario(std::type_identity<reference::task_group>{});
-  if (actual.threw<tut::deadlock_error>())
-    FAIL(grade::explain("wait() on an empty group waited forever: with no "
-                        "task running there is nothing to wait for",
-                        actual.trace, expected.trace));
-  grade::expect_no_exception(actual, expected, "wait() on an empty group");
+  auto [actual, expected] = both([](auto side) -> awaitable<void> {
+    typename decltype(side)::task_group group(
+        co_await asio::this_coro::executor);
+    co_await group.wait();
+  });
+  grade::expect_no_exception(actual.run, expected.run,
+                             "wait() on an empty group");
 }
 
 TEST_CASE("a task may add tasks to its own group, and wait() waits for "
           "those too",
           "[lesson04][task2]") {
-  auto scenario = [](auto side) {
-    using TaskGroup = typename decltype(side)::type;
-    std::vector<std::string> at_return;
-    auto run = grade::run([&]() -> awaitable<void> {
-      TaskGroup group(co_await asio::this_coro::executor);
-      group.spawn(tut::traced("spawner", spawner(group)));
-      co_await tut::traced("group", group.wait());
-      at_return = grade::unfinished_now();
-    });
-    return group_run{run, at_return};
-  };
-  auto actual = scenario(std::type_identity<yours::task_group>{});
-  auto expected = scenario(std::type_identity<reference::task_group>{});
+  auto [actual, expected] = both([](auto side) -> awaitable<void> {
+    typename decltype(side)::task_group group(
+        co_await asio::this_coro::executor);
+    group.spawn(tut::traced("spawner", spawner(group)));
+    co_await tut::traced("group", group.wait());
+  });
   grade::expect_no_exception(actual.run, expected.run, "the group");
+  expect_tasks_ran(actual.run, expected.run, {"spawner", "late"});
   expect_none_running(actual, expected, "wait()");
   GRADE(ended_at(actual.run.trace, "late") <=
             ended_at(actual.run.trace, "group"),
-        "wait() returned before the task 'late', added by another task of "
-        "the group: count tasks as they are spawned, and wait until none "
-        "is running",
+        fmt::format("wait() returned after {}, before the task \"late\", "
+                    "added at 100 ms by another task of the group, had "
+                    "ended (at {})",
+                    secs(ended_at(actual.run.trace, "group")),
+                    secs(ended_at(actual.run.trace, "late"))),
         actual.run, expected.run);
 }
 
 TEST_CASE("when a task fails, wait() rethrows that task's own error",
           "[lesson04][task3]") {
-  auto actual = run_group(one_fails<yours::task_group>);
-  auto expected = run_group(one_fails<reference::task_group>);
+  auto [actual, expected] = both(one_fails);
   expect_b_failed(actual.run, expected.run, "wait()");
 }
 
 TEST_CASE("when a task fails, the others are cancelled mid-sleep and their "
           "cleanup runs",
           "[lesson04][task3]") {
-  auto actual = run_group(one_fails<yours::task_group>);
-  auto expected = run_group(one_fails<reference::task_group>);
-  for (const char* name : {"a", "c"})
-    GRADE(cancelled_with_cleanup(actual.run.trace, name),
-          fmt::format("{}. When b failed after 100 ms, the group should have "
-                      "cancelled the others (emit on their cancellation "
-                      "signals)",
-                      fate(actual.run.trace, name)),
-          actual.run, expected.run);
-  GRADE(ended_at(actual.run.trace, "group") ==
-            ended_at(expected.run.trace, "group"),
-        fmt::format("the group ended after {}; b failed after 100 ms, so "
-                    "the group should cancel the others then and end as "
-                    "soon as they have cleaned up: after {}",
-                    secs(ended_at(actual.run.trace, "group")),
-                    secs(ended_at(expected.run.trace, "group"))),
-        actual.run, expected.run);
+  auto [actual, expected] = both(one_fails);
+  expect_cancelled_tasks(actual.run, expected.run, {"a", "c"},
+                         "When b failed after 100 ms, the group should have "
+                         "cancelled the others");
+  expect_ends_as_reference(actual, expected, "group", "the group ended",
+                           "b failed after 100 ms, so the group should cancel "
+                           "the others then and end as soon as they have "
+                           "cleaned up: after");
 }
 
 TEST_CASE("no task is still running when wait() returns after a failure",
           "[lesson04][task3]") {
-  auto actual = run_group(one_fails<yours::task_group>);
-  auto expected = run_group(one_fails<reference::task_group>);
-  expect_none_running(actual, expected, "wait()");
+  auto [actual, expected] = both(one_fails);
+  expect_tasks_ran(actual.run, expected.run, {"a", "b", "c"});
+  expect_none_running(actual, expected, "wait()",
+                      "The tasks it cancelled must have ended too");
 }
 
 TEST_CASE("cancellation reaches nested tasks: a task waiting on a group of "
           "its own has that group's tasks cancelled too",
           "[lesson04][task4]") {
-  auto actual = run_group(nested_cancelled<yours::task_group>);
-  auto expected = run_group(nested_cancelled<reference::task_group>);
-  for (const char* name : {"nested/a", "nested/b"})
-    GRADE(cancelled_with_cleanup(actual.run.trace, name),
-          fmt::format("{}. When the task \"nested\" is cancelled while it "
-                      "waits on its own group, wait() must pass the "
-                      "cancellation on: after the wait wakes, look at "
-                      "`co_await asio::this_coro::cancellation_state`",
-                      fate(actual.run.trace, name)),
-          actual.run, expected.run);
-  // The outer wait() itself returned before its task "nested" had ended.
-  const auto& left = actual.at_return;
-  if (std::find(left.begin(), left.end(), "nested") != left.end())
-    expect_none_running(actual, expected, "wait()");
-  GRADE(actual.at_return.empty(),
-        fmt::format("when the outer group returned, {} {} still running. "
-                    "The inner wait() was cancelled and left at once: "
-                    "once a coroutine is cancelled, Asio makes its next "
-                    "co_await throw. Pass the cancellation on to the tasks, "
-                    "`co_await asio::this_coro::reset_cancellation_state()`"
-                    ", and keep waiting until they have ended",
-                    grade::list(actual.at_return),
-                    actual.at_return.size() == 1 ? "was" : "were"),
-        actual.run, expected.run);
+  // "nested" runs a group of its own while "b" fails after 100 ms.
+  auto [actual, expected] = both([](auto side) -> awaitable<void> {
+    using TaskGroup = typename decltype(side)::task_group;
+    TaskGroup group(co_await asio::this_coro::executor);
+    group.spawn(tut::traced("nested", nested<TaskGroup>("nested", 500ms)));
+    group.spawn(tut::traced("b", failing("b failed", 100ms)));
+    co_await tut::traced("group", group.wait());
+  });
+  expect_cancelled_tasks(actual.run, expected.run, {"nested/a", "nested/b"},
+                         "The task \"nested\" was cancelled at 100 ms while "
+                         "it waited on its own group: that wait() should "
+                         "pass the cancellation on to the group's tasks");
+  expect_none_running(
+      actual, expected, "the outer group's wait()",
+      fmt::format("The task \"nested\" ended at {}, before its own group's "
+                  "tasks had: a cancelled wait() still waits for its tasks "
+                  "to end (in Asio 1.22 a cancelled coroutine's next "
+                  "co_await throws at once, until it resets its "
+                  "cancellation state)",
+                  secs(ended_at(actual.run.trace, "nested"))));
   expect_b_failed(actual.run, expected.run, "wait()");
 }
 
-TEST_CASE("a group whose wait() is cancelled from outside cancels its "
-          "tasks, and waits for them",
+TEST_CASE("a wait() cancelled through a bound signal cancels its tasks, "
+          "waits for them, and ends with operation_aborted",
           "[lesson04][task4]") {
-  // asyncio.wait_for(group_body(), 0.1): a timeout around the group.
-  auto scenario = [](auto side) {
-    using TaskGroup = typename decltype(side)::type;
-    std::vector<std::string> at_return;
-    auto run = grade::run([&]() -> awaitable<void> {
-      TaskGroup group(co_await asio::this_coro::executor);
-      group.spawn(traced_worker("a", 300ms));
-      group.spawn(traced_worker("b", 500ms));
-      co_await (tut::traced("group", group.wait()) || tut::sleep(100ms));
-      at_return = grade::unfinished_now();
-    });
-    return group_run{run, at_return};
-  };
-  auto actual = scenario(std::type_identity<yours::task_group>{});
-  auto expected = scenario(std::type_identity<reference::task_group>{});
-  grade::expect_no_exception(actual.run, expected.run, "the group");
+  // asyncio.wait_for(group_body(), 0.1): the caller gives up at 100 ms.
+  // Its tasks stop early and end normally: wait() alone can report that the
+  // group was cancelled.
+  auto [actual, expected] = both_cancelled(two_waiting<stopper>, 100ms);
+  grade::reference_runs(expected.run);
   for (const char* name : {"a", "b"})
-    GRADE(cancelled_with_cleanup(actual.run.trace, name),
-          fmt::format("{}. The wait() was cancelled after 100 ms (a timeout "
-                      "won the race); the group should pass that on to its "
-                      "tasks: check `co_await asio::this_coro::"
-                      "cancellation_state` after the wait wakes",
+    GRADE(!actual.run.value || stopped_early(actual.run.trace, name),
+          fmt::format("{}. The wait() was cancelled at 100 ms, and the group "
+                      "should pass that on to its tasks",
                       fate(actual.run.trace, name)),
           actual.run, expected.run);
-  GRADE(actual.at_return.empty(),
-        fmt::format("when the cancelled wait() returned, {} {} still "
-                    "running: after passing the cancellation on, "
-                    "`co_await asio::this_coro::reset_cancellation_state()` "
-                    "(or Asio throws at the next co_await) and keep waiting "
-                    "until the tasks have ended",
-                    grade::list(actual.at_return),
-                    actual.at_return.size() == 1 ? "was" : "were"),
+  grade::expect_cancelled(actual, expected, "the group's wait()", 100ms);
+}
+
+TEST_CASE("a wait() cancelled after a task has failed still reports that "
+          "failure",
+          "[lesson04][task4]") {
+  // b fails at 100 ms; the caller gives up at 110 ms, while a and c clean up.
+  auto [actual, expected] = both_cancelled(one_fails, 110ms);
+  grade::reference_runs(expected.run);
+  auto yours_end = actual.run.value ? grade::how_and_when(*actual.run.value)
+                                    : "never ended";
+  auto reference_end = grade::how_and_when(*expected.run.value);
+  GRADE(yours_end == reference_end,
+        fmt::format("b failed at 100 ms and the wait() was cancelled at "
+                    "110 ms; your wait() {}, the reference's {}: the "
+                    "failure that ended the group comes first",
+                    yours_end, reference_end),
         actual.run, expected.run);
+}
+
+TEST_CASE("a group whose wait() loses a race to a timeout (||) cancels its "
+          "tasks and waits for them",
+          "[lesson04][task4]") {
+  using namespace asio::experimental::awaitable_operators;
+  auto [actual, expected] = both([](auto side) -> awaitable<void> {
+    co_await (two_waiting<worker>(side) || tut::sleep(100ms));
+  });
+  grade::expect_no_exception(actual.run, expected.run, "the group");
+  expect_cancelled_tasks(actual.run, expected.run, {"a", "b"},
+                         "The timeout won the race at 100 ms, which cancels "
+                         "the group's wait(), and the group should pass that "
+                         "on to its tasks");
+  expect_none_running(actual, expected, "the race");
 }
 
 TEST_CASE("with_task_group waits for the tasks its body spawned, even when "
           "the body does not",
           "[lesson04][task5]") {
-  auto scenario = [](auto with_task_group, auto body) {
-    std::vector<std::string> at_return;
-    auto run = grade::run(
-        [&] { return scoped(with_task_group, body, at_return); });
-    return group_run{run, at_return};
-  };
-  auto actual = scenario(yours::with_task_group,
-                         body_spawns_two<yours::task_group>);
-  auto expected = scenario(reference::with_task_group,
-                           body_spawns_two<reference::task_group>);
+  auto [actual, expected] = both(scoped(body_spawns_two));
   grade::expect_no_exception(actual.run, expected.run, "with_task_group");
   expect_none_running(actual, expected, "with_task_group");
-  GRADE(ended_at(actual.run.trace, "scope") ==
-            ended_at(expected.run.trace, "scope"),
-        fmt::format("with_task_group returned after {}; its tasks end after "
-                    "{}: leaving the scope means waiting for them",
-                    secs(ended_at(actual.run.trace, "scope")),
-                    secs(ended_at(expected.run.trace, "scope"))),
-        actual.run, expected.run);
+  expect_ends_as_reference(actual, expected, "scope",
+                           "with_task_group returned",
+                           "leaving the scope means waiting for its tasks, "
+                           "which end after");
 }
 
 TEST_CASE("when the body of with_task_group throws, its tasks are cancelled "
           "and the body's error comes out",
           "[lesson04][task5]") {
-  auto scenario = [](auto with_task_group, auto body) {
-    std::vector<std::string> at_return;
-    auto run = grade::run(
-        [&] { return scoped(with_task_group, body, at_return); });
-    return group_run{run, at_return};
-  };
-  auto actual = scenario(yours::with_task_group,
-                         body_throws<yours::task_group>);
-  auto expected = scenario(reference::with_task_group,
-                           body_throws<reference::task_group>);
+  auto [actual, expected] = both(scoped(body_throws));
   expect_none_running(actual, expected, "with_task_group",
                       "Leaving the scope by an exception must still wait "
-                      "for the group's tasks: spawn the body as a task of "
-                      "the group, then wait()");
-  for (const char* name : {"a", "b"})
-    GRADE(cancelled_with_cleanup(actual.run.trace, name),
-          fmt::format("{}. The body threw after 100 ms: leaving the scope "
-                      "by an exception cancels the group's tasks",
-                      fate(actual.run.trace, name)),
-          actual.run, expected.run);
+                      "for the group's tasks");
+  expect_cancelled_tasks(actual.run, expected.run, {"a", "b"},
+                         "The body threw after 100 ms: leaving the scope by "
+                         "an exception cancels the group's tasks");
   GRADE(actual.run.threw<std::invalid_argument>(),
         fmt::format("with_task_group threw {}{}; expected the body's own "
                     "std::invalid_argument: \"bad input\"",
@@ -486,50 +499,37 @@ TEST_CASE("when the body of with_task_group throws, its tasks are cancelled "
 TEST_CASE("a failing task cancels the body of with_task_group too, as "
           "asyncio.TaskGroup does",
           "[lesson04][task5]") {
-  auto scenario = [](auto with_task_group, auto body) {
-    std::vector<std::string> at_return;
-    auto run = grade::run(
-        [&] { return scoped(with_task_group, body, at_return); });
-    return group_run{run, at_return};
-  };
-  auto actual = scenario(yours::with_task_group,
-                         body_waits<yours::task_group>);
-  auto expected = scenario(reference::with_task_group,
-                           body_waits<reference::task_group>);
-  GRADE(cancelled_with_cleanup(actual.run.trace, "body"),
-        fmt::format("the body went on after task b failed: {}. In "
-                    "asyncio.TaskGroup the body is cancelled too; run it as "
-                    "a task of the group (spawn it) and then wait",
-                    fate(actual.run.trace, "body")),
-        actual.run, expected.run);
+  auto [actual, expected] = both(scoped(body_waits));
+  expect_cancelled_tasks(actual.run, expected.run, {"body"},
+                         "Task b failed after 100 ms; in asyncio.TaskGroup "
+                         "that cancels the body too");
   expect_none_running(actual, expected, "with_task_group");
   expect_b_failed(actual.run, expected.run, "with_task_group");
+}
+
+TEST_CASE("a with_task_group cancelled while it waits cancels its tasks, "
+          "waits for them, and ends with operation_aborted",
+          "[lesson04][task5]") {
+  auto [actual, expected] =
+      both_cancelled(scoped(body_spawns_stoppers), 100ms);
+  grade::expect_cancelled(actual, expected, "with_task_group", 100ms);
 }
 
 TEST_CASE("a task_group that goes out of scope without wait() cancels its "
           "tasks",
           "[lesson04][task5]") {
-  auto scenario = [](auto side) {
-    using TaskGroup = typename decltype(side)::type;
-    return grade::run([]() -> awaitable<void> {
-      {
-        TaskGroup group(co_await asio::this_coro::executor);
-        group.spawn(traced_worker("orphan", 1s));
-        co_await tut::sleep(100ms);
-      }  // the group is destroyed here
-    });
-  };
-  auto actual = scenario(std::type_identity<yours::task_group>{});
-  auto expected = scenario(std::type_identity<reference::task_group>{});
-  grade::expect_no_exception(actual, expected, "the group");
-  GRADE(actual.trace.find("orphan"),
-        "the spawned task never ran: spawn must start it (co_spawn it)",
-        actual, expected);
-  GRADE(cancelled_with_cleanup(actual.trace, "orphan"),
-        fmt::format("{}, after its group was destroyed at 100 ms: a task "
-                    "must not outlive its group. C++ has no async "
-                    "destructor, so ~task_group() cannot wait, but it can "
-                    "cancel()",
-                    fate(actual.trace, "orphan")),
-        actual, expected);
+  auto [actual, expected] = both([](auto side) -> awaitable<void> {
+    {
+      typename decltype(side)::task_group group(
+          co_await asio::this_coro::executor);
+      group.spawn(traced_worker("orphan", 1s));
+      co_await tut::sleep(100ms);
+    }  // the group is destroyed here
+  });
+  grade::expect_no_exception(actual.run, expected.run, "the group");
+  expect_tasks_ran(actual.run, expected.run, {"orphan"});
+  expect_cancelled_tasks(actual.run, expected.run, {"orphan"},
+                         "Its group was destroyed at 100 ms, and a task must "
+                         "not outlive its group. C++ has no async destructor, "
+                         "so ~task_group() cannot wait, but it can cancel");
 }

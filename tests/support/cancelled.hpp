@@ -67,8 +67,9 @@ template <typename Make>
 auto run_cancelled(Make make, tut::clock::duration after) {
   using T = typename std::invoke_result_t<Make&>::value_type;
   cancelled_scenario<T> out;
-  out.run = grade::run(
-      [&] { return cancel_after(noting_unfinished(make(), out.at_end), after); });
+  out.run = grade::run([&] {
+    return cancel_after(noting_unfinished(make(), out.at_end), after);
+  });
   return out;
 }
 
