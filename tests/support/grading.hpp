@@ -187,26 +187,32 @@ asio::awaitable<cancelled_run<T>> cancel_after(
     }
     done->cancel();
   };
-  if constexpr (std::is_void_v<T>) {
-    asio::co_spawn(ex, std::move(work),
-                   asio::bind_cancellation_slot(signal->slot(),
-                                                [finish](std::exception_ptr e) {
-                                                  finish(e);
-                                                }));
-  } else {
-    asio::co_spawn(ex, std::move(work),
-                   asio::bind_cancellation_slot(
-                       signal->slot(), [out, finish](std::exception_ptr e, T v) {
-                         if (!e) out->value.emplace(std::move(v));
-                         finish(e);
-                       }));
-  }
+  asio::co_spawn(ex, std::move(work),
+                 asio::bind_cancellation_slot(
+                     signal->slot(), [out, finish](std::exception_ptr e, T v) {
+                       if (!e) out->value.emplace(std::move(v));
+                       finish(e);
+                     }));
   tut::timer fire(ex, after);
   co_await fire.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
   if (!out->ended()) signal->emit(type);
   if (!out->ended())
     co_await done->async_wait(asio::experimental::as_tuple(asio::use_awaitable));
   co_return *out;
+}
+
+// The same for work that returns nothing: it is reported as `nothing`.
+namespace detail {
+inline asio::awaitable<nothing> returning_nothing(asio::awaitable<void> work) {
+  co_await std::move(work);
+  co_return nothing{};
+}
+}  // namespace detail
+
+inline asio::awaitable<cancelled_run<nothing>> cancel_after(
+    asio::awaitable<void> work, tut::clock::duration after,
+    asio::cancellation_type type = asio::cancellation_type::terminal) {
+  return cancel_after(detail::returning_nothing(std::move(work)), after, type);
 }
 
 // What a cancelled run did, in words: "returned 3", "threw
