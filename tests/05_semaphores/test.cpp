@@ -552,7 +552,8 @@ recorded cancelled_as_it_is_handed_the_permit(side<Sem>) {
 TEST_CASE("a task cancelled just as release hands it the permit passes the "
           "permit on",
           "[lesson05][task3]") {
-  auto c = compare([](auto s) { return cancelled_as_it_is_handed_the_permit(s); });
+  auto c = compare(
+      [](auto s) { return cancelled_as_it_is_handed_the_permit(s); });
   const auto& actual = c.actual;
   const auto& expected = c.expected;
   const auto* first = actual.run.trace.find("first");
@@ -624,7 +625,8 @@ recorded permit_through_exception_and_cancellation(side<Sem>) {
 TEST_CASE("a permit goes back when its holder's scope ends, by an exception "
           "or a cancellation",
           "[lesson05][task4]") {
-  auto c = compare([](auto s) { return permit_through_exception_and_cancellation(s); });
+  auto c = compare(
+      [](auto s) { return permit_through_exception_and_cancellation(s); });
   // When each got the permit.
   auto grants = [](const tut::trace& t) {
     return std::vector<double>{granted_at(t, "failing"),
