@@ -166,6 +166,29 @@ void check_error_passes(const grade::outcome<T>& actual,
         actual, expected);
 }
 
+// Before a test of what a timeout does besides, the timeout itself: a
+// fetch of `work` (failing with "connection refused" if `fails`) with a
+// limit of 2 s times out at 2 s. `what` says which task makes it so.
+template <typename Timeout>
+void expect_still_times_out(Timeout yours_f, Timeout reference_f,
+                            const std::string& call, duration work,
+                            bool fails, const std::string& what) {
+  auto actual = fails ? failing_fetch_within(yours_f, call, work, 2s)
+                      : fetch_within(yours_f, call, work, 2s);
+  auto expected = fails ? failing_fetch_within(reference_f, call, work, 2s)
+                        : fetch_within(reference_f, call, work, 2s);
+  if (!timed_out(expected))
+    FAIL("the reference solution failed this scenario: " + ending(expected));
+  GRADE(timed_out(actual) &&
+            end_of(actual.trace, call) == end_of(expected.trace, call),
+        fmt::format("a fetch that would {} at {}, with a limit of 2 s: {} {} "
+                    "at {}; it should throw the timeout error at 2 s. {}",
+                    fails ? "fail" : "answer", secs(tut::seconds(work).count()),
+                    call, ending(actual), secs(end_of(actual.trace, call)),
+                    what),
+        actual, expected);
+}
+
 // The attempts of fetch_with_retry, in order.
 std::vector<const tut::task_record*> attempts_of(const tut::trace& t) {
   std::vector<const tut::task_record*> out;
@@ -485,6 +508,11 @@ TEST_CASE("with_timeout cancelled by its caller: the fetch is cancelled at "
 TEST_CASE("with_timeout: an error inside the fetch comes out at once, not "
           "as a timeout at the limit",
           "[lesson07][task2]") {
+  expect_still_times_out(yours::with_timeout, reference::with_timeout,
+                         "with_timeout", 3s, true,
+                         "An error that comes after the limit is too late: "
+                         "the timer has won by then, and the race keeps its "
+                         "timer.");
   auto actual =
       failing_fetch_within(yours::with_timeout, "with_timeout", 500ms, 2s);
   auto expected =
@@ -595,6 +623,11 @@ TEST_CASE("with_timeout_signal: the timer's callback may run after "
 TEST_CASE("with_timeout_signal cancelled by its caller: the fetch is "
           "cancelled at once, not when the timer fires",
           "[lesson07][task4]") {
+  expect_still_times_out(yours::with_timeout_signal,
+                         reference::with_timeout_signal, "with_timeout_signal",
+                         5s, false,
+                         "Passing the caller's cancellation on comes on top "
+                         "of the timer's (task 3).");
   auto run = [](auto with_timeout_signal) {
     return cancel_call(
         "with_timeout_signal",
