@@ -23,8 +23,6 @@ namespace lesson07 {
 
 // Tasks 1 and 2: race the operation against a timer with `||`. Whichever
 // ends first wins; `||` cancels the other and waits until it has stopped.
-// `||` waits for the first *success*, so the operation is spawned with
-// as_tuple: an error becomes a value and ends the race at once.
 awaitable<std::string> with_timeout(awaitable<std::string> op,
                                     tut::clock::duration limit) {
   // TODO (task 1): race `op` against tut::sleep(limit) with the `||`
