@@ -589,6 +589,7 @@ cancelled_run cancel_to_thread(ToThread to_thread) {
       co_await tut::sleep(2ms);
     }
     pool.join();  // what the work posts back must find the loop
+    co_await tut::yield();
     if (r.ended()) out.caller_ended_after = (r.ended_at - start).count();
     // In words, without the (real) time.
     if (r.value) co_return "returned \"" + *r.value + "\"";
