@@ -5,7 +5,7 @@
 // parked at time_point::max() it never fires by itself, and cancelling it
 // wakes that one task.
 //
-// Fill in the TODOs of tasks 1 to 4; `scripts/tutor` grades each as you save.
+// Fill in the TODOs of tasks 1 to 5; `scripts/tutor` grades each as you save.
 #include "lesson.hpp"
 
 #include "common/gather.hpp"
@@ -45,29 +45,39 @@ async_semaphore::async_semaphore(std::size_t permits)
 std::size_t async_semaphore::available() const { return state_->available; }
 std::size_t async_semaphore::waiting() const { return state_->line.size(); }
 
-// Tasks 1 and 2: take a permit, or wait in line for one.
+// Tasks 1 to 3: take a permit, or wait in line for one.
 awaitable<void> async_semaphore::acquire() {
   auto s = state_;  // keeps the state alive while this task waits
 
-  // TODO: a permit is free and nobody is in line: take it
-  // (`--s->available`) and return. Otherwise make a waiter,
-  // `auto me = std::make_shared<waiter>(co_await asio::this_coro::executor);`
-  // put it at the back of `s->line` and wait on its timer:
-  // `co_await me->wake.async_wait(as_tuple(use_awaitable));`
+  // TODO (task 1): a permit is free and nobody is in line: take it from
+  // the count and return without waiting.
 
-  // TODO (task 2): that wait also ends when this task is cancelled. Without
-  // `me->granted`, leave the line (`std::erase(s->line, me)`) and throw
-  // `asio::system_error(asio::error::operation_aborted)`. Granted, but
-  // `(co_await asio::this_coro::cancellation_state).cancelled()` is not
-  // `asio::cancellation_type::none`: pass the permit on (`release()`) first.
+  // TODO (task 2): otherwise join the back of the line and sleep until
+  // release() hands this task a permit. The task needs a `waiter` of its
+  // own (on this coroutine's executor: asio::this_coro::executor), shared
+  // with the line, and waits on the waiter's timer. release() wakes it by
+  // cancelling that timer, so the wait's "error" is the wake-up: await it
+  // with as_tuple.
+
+  // TODO (task 3): that wait also ends when this task is cancelled, and
+  // then release() handed it nothing: `granted` tells the two apart. A
+  // task woken without a permit leaves the line (std::erase) and throws
+  // asio::system_error(asio::error::operation_aborted). A task that was
+  // granted one may have been cancelled in the same instant:
+  // asio::this_coro::cancellation_state says so, and then the permit goes
+  // on to the next in line before this task throws.
   co_return;
 }
 
-// Task 1: hand the permit to the first task in line, or back to the pool.
+// Tasks 1 and 2: hand the permit to the first task in line, or back to the
+// pool.
 void async_semaphore::release() {
   auto& s = *state_;
-  // TODO: nobody in line: `++s.available`. Otherwise take the first waiter
-  // off `s.line`, set its `granted` and wake it: `wake.cancel()`.
+  // TODO (task 1): nobody in line: the permit goes back to the count.
+
+  // TODO (task 2): tasks in line: the permit goes to the first of them
+  // instead, and only that one wakes. Take its waiter off the front of the
+  // line, mark it `granted` and cancel its timer.
   (void)s;
 }
 
@@ -83,47 +93,50 @@ permit& permit::operator=(permit&& other) noexcept {
   return *this;
 }
 
-// Task 3: give the permit back, once.
+// Task 4: give the permit back, once.
 permit::~permit() {
-  // TODO: give the permit back: `release()`.
+  // TODO: a permit still held goes back when it is destroyed, however its
+  // scope ends. That is what makes it `async with`.
 }
 
 void permit::release() {
-  // TODO: if `semaphore_` is set, release it and set it to nullptr
-  // (`std::exchange`), so that the permit goes back only once.
+  // TODO: give the permit back to `semaphore_` if it still holds one, and
+  // forget the semaphore, so that nothing gives it back a second time
+  // (std::exchange does both in one expression).
 }
 
 awaitable<permit> hold(async_semaphore& semaphore) {
-  // TODO: `co_await semaphore.acquire()`, then `co_return permit(semaphore)`.
+  // TODO: wait for a permit of `semaphore`, then hand it to the caller
+  // wrapped in a `permit`.
   co_return permit();
 }
 
 // Lesson 03's gather, for jobs that return nothing: lessons/common/gather.hpp.
 using common::gather;
 
-// Task 4: one fetch under the limit. The permit is held for the fetch only
+// Task 5: one fetch under the limit. The permit is held for the fetch only
 // and goes back whether the fetch returns or throws.
 awaitable<void> fetch_one(async_semaphore& limit, const fetcher& fetch,
                           std::string url, std::string& page) {
   try {
-    // TODO: hold a permit from `limit` while fetching:
-    // `auto p = co_await hold(limit);` It goes back at the end of this
-    // scope, also when fetch throws.
+    // TODO: hold a permit of `limit` while the fetch runs: keep what hold()
+    // gives you in a local variable. It goes back when the variable goes
+    // out of scope, also when the fetch throws.
     page = co_await fetch(url);
   } catch (const std::exception& e) {
     page = std::string("failed: ") + e.what();
   }
 }
 
-// Task 4: every url fetched side by side, at most `limit` at a time.
+// Task 5: every url fetched side by side, at most `limit` at a time.
 awaitable<std::vector<std::string>> fetch_all(std::vector<std::string> urls,
                                               std::size_t limit,
                                               fetcher fetch) {
   std::vector<std::string> pages(urls.size());
-  // TODO: make an `async_semaphore` with `limit` permits. Collect one
-  // `fetch_one(semaphore, fetch, urls[i], pages[i])` per url in a
-  // std::vector<awaitable<void>> and run them side by side:
-  // `co_await gather(std::move(jobs));`
+  // TODO: one semaphore of `limit` permits for the whole call, and one
+  // fetch_one job per url, each writing into its own slot of `pages`. Run
+  // the jobs side by side with lesson 03's gather, which takes them as a
+  // std::vector<awaitable<void>>.
   co_return pages;
 }
 

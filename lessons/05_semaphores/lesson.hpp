@@ -20,13 +20,16 @@ class async_semaphore {
 public:
   explicit async_semaphore(std::size_t permits);
 
-  // Task 1: take a permit, waiting in line while none is free.
-  // Task 2: a task cancelled while it waits takes no permit: it leaves the
-  // line and throws asio::system_error(operation_aborted).
+  // Task 1: take a free permit at once.
+  // Task 2: while none is free (or others are already in line), wait at
+  // the back of the line, first come, first served.
+  // Task 3: a task cancelled while it waits takes no permit and loses none:
+  // it leaves the line and throws asio::system_error(operation_aborted).
   asio::awaitable<void> acquire();
 
-  // Task 1: give a permit back: to the first task in line (waking exactly
-  // that one), or to the pool when nobody waits.
+  // Task 1: give a permit back to the pool when nobody waits.
+  // Task 2: when tasks wait, hand it to the first in line instead, waking
+  // exactly that one.
   void release();
 
   std::size_t available() const;  // permits free right now
@@ -37,7 +40,7 @@ private:
   std::shared_ptr<state> state_;
 };
 
-// Task 3: one permit held by one task, `async with semaphore:`. It goes back
+// Task 4: one permit held by one task, `async with semaphore:`. It goes back
 // to the semaphore when the permit is destroyed, however the scope ends
 // (return, exception, cancellation). The semaphore must outlive it.
 class permit {
@@ -58,13 +61,13 @@ private:
   async_semaphore* semaphore_ = nullptr;
 };
 
-// Task 3: acquire a permit from `semaphore` and return it as a `permit`.
+// Task 4: acquire a permit from `semaphore` and return it as a `permit`.
 asio::awaitable<permit> hold(async_semaphore& semaphore);
 
 // What fetch_all fetches with: the page at `url`, or an exception.
 using fetcher = std::function<asio::awaitable<std::string>(std::string)>;
 
-// Task 4: fetch every url, at most `limit` at a time. Returns the pages in
+// Task 5: fetch every url, at most `limit` at a time. Returns the pages in
 // the order of `urls`; a fetch that threw gives "failed: <what()>".
 asio::awaitable<std::vector<std::string>> fetch_all(
     std::vector<std::string> urls, std::size_t limit, fetcher fetch);

@@ -1,10 +1,9 @@
-// Lesson 05 demo: runs your exercise.cpp in real time. 100 fetches through
+// Lesson 05's demo runs your exercise.cpp in real time: 100 fetches through
 // fetch_all with limits of 20, 10 and 5, then again with every fifth fetch
-// failing, and a task that gives up waiting for a permit.
+// failing, and a task that gives up waiting for a permit. A fetch takes
+// 100 ms here, not the 1 s of the tests, so the demo is over in a few
+// seconds: through a limit of 10, 100 fetches take 1 s, not 10 s.
 // Run it with `scripts/tutor run 05`.
-//
-// A fetch here takes 100 ms, not the 1 s of the tests, so the demo is over
-// in a few seconds: through a limit of 10, 100 fetches take 1 s, not 10 s.
 #include "lesson.hpp"
 
 #include <fmt/format.h>
@@ -26,13 +25,17 @@ namespace {
 
 constexpr auto fetch_time = 100ms;
 
+// A pretend fetch: it waits 100 ms on the loop, then answers, or fails
+// like a server that is overloaded.
 awaitable<std::string> fetch_page(std::string url, bool fail) {
   co_await tut::sleep(fetch_time);
   if (fail) throw std::runtime_error("503 Service Unavailable");
   co_return "page of " + url;
 }
 
-// Fetches "u1".."u100"; with `fail_every` > 0, u5, u10, ... fail.
+// fetch_all over "u1" to "u100", each fetch a row of the timeline. With
+// `fail_every` above 0, u5, u10, ... fail: their permits must still go
+// back, or the run would stall once 10 were lost.
 std::vector<std::string> fetch_100(std::size_t limit, int fail_every) {
   std::vector<std::string> urls;
   for (int i = 1; i <= 100; ++i) urls.push_back(fmt::format("u{}", i));
@@ -43,6 +46,8 @@ std::vector<std::string> fetch_100(std::size_t limit, int fail_every) {
   return tut::run(lesson05::fetch_all(urls, limit, fetch));
 }
 
+// What a run took, against ceil(100 / limit) rounds of 100 ms, and the
+// most fetches that ran at once: never more than the limit.
 void report(std::size_t limit, const std::vector<std::string>& pages) {
   auto trace = tut::current_trace();
   std::size_t failed = 0;
@@ -53,6 +58,7 @@ void report(std::size_t limit, const std::vector<std::string>& pages) {
              tut::seconds(fetch_time).count() * ((100 + limit - 1) / limit));
 }
 
+// The first `rows` rows of the last run's timeline.
 void timeline_of_first(std::size_t rows, const char* title) {
   auto trace = tut::current_trace();
   if (trace.tasks.size() > rows) trace.tasks.resize(rows);
@@ -61,6 +67,8 @@ void timeline_of_first(std::size_t rows, const char* title) {
   fmt::print("\n{}\n", tut::render_timeline(trace, o));
 }
 
+// A task that takes a permit, holds it for `d` (a row of its own) and
+// gives it back.
 awaitable<void> hold_for(std::shared_ptr<lesson05::async_semaphore> sem,
                          std::string name, tut::clock::duration d) {
   co_await sem->acquire();
@@ -68,6 +76,8 @@ awaitable<void> hold_for(std::shared_ptr<lesson05::async_semaphore> sem,
   sem->release();
 }
 
+// A task that waits for a permit at most 100 ms: `||` cancels acquire()
+// when the timer wins, and a cancelled waiter leaves the line.
 awaitable<void> impatient(std::shared_ptr<lesson05::async_semaphore> sem) {
   auto first = co_await (sem->acquire() || tut::sleep(100ms));
   if (first.index() == 0) {
@@ -79,6 +89,8 @@ awaitable<void> impatient(std::shared_ptr<lesson05::async_semaphore> sem) {
   }
 }
 
+// One permit, held for 300 ms; 'impatient' gives up while 'patient' waits
+// its turn and gets the permit at 300 ms.
 awaitable<void> give_up() {
   auto ex = co_await asio::this_coro::executor;
   auto sem = std::make_shared<lesson05::async_semaphore>(1);
@@ -90,6 +102,8 @@ awaitable<void> give_up() {
 
 }  // namespace
 
+// The same 100 fetches through three limits, then with failures; the
+// timeline shows the first 20 fetches going through in waves of 10.
 int main() {
   try {
     fmt::print("100 fetches of {} ms each:\n", fetch_time.count());

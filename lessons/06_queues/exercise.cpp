@@ -6,7 +6,7 @@
 // stream that still delivers every item pushed before it (the channel's own
 // close() throws buffered items away), and asyncio's task_done()/join().
 //
-// Fill in the TODOs of tasks 1 to 4; `scripts/tutor` grades each as you save.
+// Fill in the TODOs of tasks 1 to 5; `scripts/tutor` grades each as you save.
 #include "lesson.hpp"
 
 #include "common/gather.hpp"
@@ -51,60 +51,71 @@ async_queue::async_queue(asio::any_io_executor ex, std::size_t capacity) {
   state_ = std::make_shared<state>(ex, capacity);
 }
 
-// Task 1: wait for room, then put the item in.
+// Tasks 1 and 2: wait for room, then put the item in.
 awaitable<void> async_queue::push(std::string item) {
   auto s = state_;  // keeps the state alive while this task waits
   if (s->closed) throw std::logic_error("push() after close()");
-  ++s->unfinished;  // counted until task_done() (task 3)
+  ++s->unfinished;  // counted until task_done() (task 4)
   asio::error_code ec;
-  // TODO: put the item in the channel; this waits while the channel is full:
-  // `std::tie(ec) = co_await s->items.async_send(asio::error_code{},
-  //     std::move(item), as_tuple(use_awaitable));`
+  // TODO (task 1): put the item in the channel. Its async_send waits while
+  // the channel holds `capacity` messages: that wait is the backpressure.
+  // Take its result as a value (as_tuple) into `ec`, so that the code
+  // below sees a send that was cancelled.
   if (ec) {  // cancelled while waiting for room: the item never went in
     task_done();
-    throw asio::system_error(ec);
+    throw asio::system_error(asio::error::operation_aborted, "push");
   }
   co_return;
 }
 
-// Tasks 1 and 2: wait for a message; pass the end of the stream on.
+// Tasks 1 to 3: wait for a message; pass the end of the stream on.
 awaitable<std::optional<std::string>> async_queue::pop() {
   auto s = state_;
-  // TODO: take the next message, waiting while the channel is empty:
-  // `auto [ec, item] =
-  //     co_await s->items.async_receive(as_tuple(use_awaitable));`
-  // An error means this pop was cancelled: throw asio::system_error(ec).
-  // Return the item.
+  // TODO (task 1): take the next message out of the channel and return it.
+  // Its async_receive waits while the channel is empty; with as_tuple it
+  // gives the error code and the message as values.
 
-  // TODO (task 2): an empty item is the end of the stream, and every
-  // consumer must see it: put it back for the next one with
-  // `s->items.try_send(asio::error_code{}, std::nullopt);`
+  // TODO (task 2): an error code means this pop was cancelled while it
+  // waited, and took nothing. Say so as any cancellation is said: throw
+  // asio::system_error with asio::error::operation_aborted (the channel's
+  // own code for it is channel_cancelled). Returning std::nullopt would
+  // tell the caller that the stream has ended.
+
+  // TODO (task 3): std::nullopt is the end of the stream, one message for
+  // every consumer: before returning it, put it back in the channel for
+  // the next one. There is room (it was just taken out, and nothing is
+  // pushed after it), so the channel's try_send does it without waiting.
   co_return std::nullopt;
 }
 
-// Task 2: the end of the stream goes in behind the items.
+// Task 3: the end of the stream goes in behind the items.
 awaitable<void> async_queue::close() {
   auto s = state_;
   if (s->closed) co_return;
   s->closed = true;
-  // TODO: not `s->items.close()`: Asio's close() throws away the items
-  // still in the channel. Send the end of the stream as a message behind
-  // them: `co_await s->items.async_send(asio::error_code{}, std::nullopt,
-  // use_awaitable);`
+  // TODO (task 3): send the end of the stream, std::nullopt, as a message
+  // behind the items, with the async_send that waits for room as push()
+  // does. Not the channel's own close(): in Asio 1.22 that throws away the
+  // items still in the channel.
 }
 
-// Task 3: one item fewer to wait for; the last one wakes every join().
+// Task 4: one item fewer to wait for; the last one wakes every join().
 void async_queue::task_done() {
   auto& s = *state_;
-  // TODO: throw std::logic_error when `s.unfinished` is already 0.
-  // Otherwise count one down; at 0, wake every join(): `s.all_done.cancel()`.
+  // TODO (task 4): one item fewer is unfinished. Called more often than
+  // items were pushed, it is a bug of the caller's: throw std::logic_error
+  // (asyncio raises ValueError). When no item is left unfinished, wake every
+  // task in join(): cancelling the all_done timer wakes them all.
   (void)s;
 }
 
 awaitable<void> async_queue::join() {
   auto s = state_;
-  // TODO: while `s->unfinished > 0`, sleep on the parked timer:
-  // `co_await s->all_done.async_wait(as_tuple(use_awaitable));`
+  // TODO (task 4): sleep on the all_done timer while items are unfinished.
+  // The wake-up is the timer being cancelled, so await it with as_tuple.
+  // Look at the count again after every wake-up: a join that is itself
+  // cancelled wakes with items unfinished, and its next co_await throws
+  // operation_aborted, as a cancelled wait should.
   co_return;
 }
 
@@ -125,16 +136,16 @@ awaitable<void> producer(async_queue& queue, std::string name, int count) {
 // Given: handling one item takes 1 s.
 awaitable<void> handle(std::string item) { co_await tut::sleep(1s); }
 
-// Task 4: take items until the end of the stream.
+// Task 5: take items until the end of the stream.
 awaitable<void> consumer(async_queue& queue,
                          std::vector<std::string>& handled) {
-  // TODO: `while (auto item = co_await queue.pop())`: co_await
-  // handle(*item), add it to `handled`, then `queue.task_done()`. pop()
-  // gives std::nullopt at the end of the stream, and the loop ends.
+  // TODO: pop items until pop() gives std::nullopt, the end of the stream.
+  // Handle each with handle(), add it to `handled`, and only then mark it
+  // done: join() promises that the work is over, not that it has started.
   co_return;
 }
 
-// Task 4: three producers; when all are done, the stream ends.
+// Task 5: three producers; when all are done, the stream ends.
 awaitable<void> produce_all(async_queue& queue) {
   std::vector<awaitable<void>> producers;
   for (std::string name : {"A", "B", "C"})
@@ -145,16 +156,15 @@ awaitable<void> produce_all(async_queue& queue) {
   // exit once they have taken the last item.
 }
 
-// Task 4: producers and consumers side by side on one queue.
+// Task 5: producers and consumers side by side on one queue.
 awaitable<std::vector<std::string>> run_pipeline(int consumers,
                                                  std::size_t capacity) {
   async_queue queue(co_await asio::this_coro::executor, capacity);
   std::vector<std::string> handled;
   std::vector<awaitable<void>> jobs;
   jobs.push_back(produce_all(queue));
-  // TODO: add `consumers` consumers to the jobs, each a row of its own:
-  // `tut::traced(fmt::format("consumer {}", i), consumer(queue, handled))`
-  // for i = 1 .. consumers.
+  // TODO: add `consumers` consumer jobs, each a row of its own on the
+  // timeline: tut::traced names them "consumer 1", "consumer 2", ...
   co_await gather(std::move(jobs));
   co_return handled;
 }

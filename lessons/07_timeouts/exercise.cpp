@@ -4,7 +4,7 @@
 // "timed out". Asio offers two ways to run that race: the `||` operator,
 // and a cancellation signal that a timer fires.
 //
-// Fill in the four TODOs; `scripts/tutor` grades each one as you save.
+// Fill in the TODOs of tasks 1 to 6; `scripts/tutor` grades each as you save.
 #include "lesson.hpp"
 
 #include <exception>
@@ -21,17 +21,22 @@ using namespace asio::experimental::awaitable_operators;
 
 namespace lesson07 {
 
-// Task 1: race the operation against a timer with `||`. Whichever ends
-// first wins; `||` cancels the other and waits until it has stopped.
-// `||` waits for the first *success*, so the operation is spawned with
-// as_tuple: an error becomes a value and ends the race at once.
+// Tasks 1 and 2: race the operation against a timer with `||`. Whichever
+// ends first wins; `||` cancels the other and waits until it has stopped.
 awaitable<std::string> with_timeout(awaitable<std::string> op,
                                     tut::clock::duration limit) {
-  // TODO: race `co_spawn(ex, std::move(op), as_tuple(use_awaitable))`
-  // (ex is `co_await asio::this_coro::executor`) against
-  // `tut::sleep(limit)` with `||`. If the timer wins (index 1), throw
-  // asio::system_error(asio::error::timed_out, "with_timeout"); otherwise
-  // unpack [error, value]: rethrow the error or return the value.
+  // TODO (task 1): race `op` against tut::sleep(limit) with the `||`
+  // operator. Its result is a std::variant whose index says which side won;
+  // by the time you have it, the other side has been cancelled and has
+  // stopped. The timer won: throw the timeout error (lesson.hpp says which).
+  // The operation won: return its value.
+
+  // TODO (task 2): `||` waits for the first side to *succeed*. An operation
+  // that fails early leaves the race to the timer, and its error is lost.
+  // Race a co_spawn of the operation instead (on this coroutine's
+  // executor), whose completion token is use_awaitable wrapped in as_tuple:
+  // the spawned operation always succeeds, with its exception as a value,
+  // a std::exception_ptr beside the result. Rethrow it when it is set.
   co_return co_await std::move(op);
 }
 
@@ -42,20 +47,32 @@ struct timeout_signal {
   bool fired = false;
 };
 
-// Task 2: a timer fires a cancellation signal; the operation is spawned
-// with the signal's slot bound to it, so the signal reaches its co_await.
-// A coroutine reacts to `terminal` cancellation only.
+// Tasks 3 and 4: a timer fires a cancellation signal; the operation is
+// spawned with the signal's slot bound to it, so the signal reaches its
+// co_await. A coroutine reacts to `terminal` cancellation only.
 awaitable<std::string> with_timeout_signal(awaitable<std::string> op,
                                            tut::clock::duration limit) {
   auto ex = co_await asio::this_coro::executor;
   auto state = std::make_shared<timeout_signal>();
   tut::timer timer(ex, limit);
-  // TODO: start the timer with `timer.async_wait(callback)`. When it
-  // expires (no error code), the callback sets `state->fired` and calls
-  // `state->signal.emit(asio::cancellation_type::terminal)`.
+  // TODO (task 3): start the timer with async_wait and a callback. When the
+  // timer expires (the callback gets no error code), the callback notes that
+  // it fired and emits cancellation_type::terminal on the signal: by
+  // default a coroutine lets only terminal cancellation through. What the
+  // callback uses must live as long as the callback: capture the shared
+  // state itself, by value.
 
-  // TODO: bind the signal to the operation: wrap the completion token in
-  // `asio::bind_cancellation_slot(state->signal.slot(), ...)`.
+  // TODO (task 3): the signal reaches only an operation whose cancellation
+  // slot is the signal's: wrap the completion token of the co_spawn below
+  // with asio::bind_cancellation_slot.
+
+  // TODO (task 4): with a slot of its own, the operation no longer hears
+  // this coroutine's cancellation: a caller that cancels
+  // with_timeout_signal would wait for the timer. Pass it on to the signal.
+  // asio::this_coro::cancellation_state gives this coroutine's cancellation
+  // state; its slot() takes a handler (assign) that is called with the
+  // type of the cancellation, when there is a caller to cancel it
+  // (is_connected).
   auto [error, value] =
       co_await co_spawn(ex, std::move(op), as_tuple(use_awaitable));
   // Leaving the coroutine destroys the timer, which cancels its wait.
@@ -65,25 +82,27 @@ awaitable<std::string> with_timeout_signal(awaitable<std::string> op,
   std::rethrow_exception(error);
 }
 
-// Task 3: one deadline for the whole block. Each step gets what is left of
+// Task 5: one deadline for the whole block. Each step gets what is left of
 // it, not a fresh `limit` of its own.
 awaitable<std::vector<std::string>> run_within(
     std::vector<awaitable<std::string>> steps, tut::clock::duration limit) {
-  // TODO: fix the deadline once, `tut::now() + limit`, and await each step
-  // through with_timeout with what is left of it: `deadline - tut::now()`.
+  // TODO: the deadline is one moment, fixed before the first step: each
+  // step goes through with_timeout with what is left until then (tut::now()
+  // is the loop's clock).
   std::vector<std::string> results;
   for (auto& step : steps) results.push_back(co_await std::move(step));
   co_return results;
 }
 
-// Task 4: a timeout per attempt, and a wait that doubles between attempts.
+// Task 6: a timeout per attempt, and a wait that doubles between attempts.
 awaitable<std::string> fetch_with_retry(attempt_fn attempt, int attempts,
                                         tut::clock::duration per_attempt,
                                         tut::clock::duration backoff) {
-  // TODO: for n = 1, 2, ...: return `co_await with_timeout(attempt(n),
-  // per_attempt)`. Catch asio::system_error: rethrow it unless its code is
-  // asio::error::timed_out and attempts are left; then `co_await
-  // tut::sleep(backoff)`, double `backoff`, and try again.
+  // TODO: attempt 1, 2, ... each through with_timeout with `per_attempt`.
+  // A timeout with attempts left is retried, after a wait of `backoff`
+  // that doubles for the next one. Anything else goes out as it is: another
+  // error, the timeout of the last attempt, a cancellation. (C++ has no
+  // co_await inside a catch block: decide there, wait after it.)
   co_return co_await attempt(1);
 }
 

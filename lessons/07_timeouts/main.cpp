@@ -1,6 +1,7 @@
-// Lesson 07 demo: runs your exercise.cpp in real time. A fast and a slow
+// Lesson 07's demo runs your exercise.cpp in real time: a fast and a slow
 // fetch with a 1 s timeout, both ways; three steps of 400 ms under one 1 s
-// deadline; and a retry whose first two attempts hang.
+// deadline; and a retry whose first two attempts hang. Each scenario prints
+// how it ended, when, and the timeline of its tasks.
 // Run it with `scripts/tutor run 07`.
 #include "lesson.hpp"
 
@@ -26,6 +27,8 @@ struct closes_connection {
   ~closes_connection() { tut::note(task, "cleanup"); }
 };
 
+// A pretend fetch: it waits `work` on the loop, then answers. A timeout
+// cancels it at its co_await, and its guard still cleans up.
 awaitable<std::string> fetch(std::string name, duration work) {
   closes_connection guard{name};
   co_await tut::sleep(work);
@@ -36,6 +39,7 @@ awaitable<std::string> traced_fetch(std::string name, duration work) {
   return tut::traced(name, fetch(name, work));
 }
 
+// A result as the demo prints it.
 std::string shown(const std::string& s) { return s; }
 std::string shown(const std::vector<std::string>& v) {
   return fmt::format("[{}]", fmt::join(v, ", "));
@@ -64,6 +68,7 @@ awaitable<std::string> flaky_attempt(int n) {
 
 }  // namespace
 
+// The scenarios, in the order of the lesson's tasks.
 int main() {
   try {
     show<std::string>("with_timeout(fetch of 300 ms, 1 s)", [] {

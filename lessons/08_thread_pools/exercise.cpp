@@ -5,7 +5,7 @@
 // other tasks meanwhile. That is asyncio.to_thread, or FastAPI's
 // run_in_threadpool.
 //
-// Fill in the four TODOs; `scripts/tutor` grades each one as you save.
+// Fill in the TODOs of tasks 1 to 5; `scripts/tutor` grades each as you save.
 #include "lesson.hpp"
 
 #include <httplib.h>
@@ -30,9 +30,9 @@ namespace lesson08 {
 awaitable<tut::clock::duration> worst_lag(tut::clock::duration interval,
                                           int ticks) {
   tut::clock::duration worst{0};
-  // TODO: `ticks` times: note when the tick is due, `tut::now() +
-  // interval`; `co_await tut::sleep(interval)`; then keep the largest
-  // `tut::now() - due` in `worst`.
+  // TODO: tick `ticks` times. Before each sleep of `interval`, note when
+  // the tick is due, on the loop's clock (tut::now()); after it, how late
+  // the tick came is the difference. Keep the largest.
   co_return worst;
 }
 
@@ -58,37 +58,44 @@ awaitable<std::string> call(std::function<std::string()> work) {
   co_return work();
 }
 
-// Task 2: asyncio.to_thread. Spawned on the pool's executor, `call` runs on
-// a pool thread. Awaiting it with use_awaitable suspends this coroutine
-// (the loop runs other tasks) and resumes it on the loop with the result,
-// or rethrows the exception here.
+// Tasks 2 and 3: asyncio.to_thread. Spawned on the pool's executor, `call`
+// runs on a pool thread. Awaiting it with use_awaitable suspends this
+// coroutine (the loop runs other tasks) and resumes it on the loop with the
+// result, or rethrows the exception here.
 awaitable<std::string> to_thread(asio::thread_pool& pool,
                                  std::function<std::string()> work) {
-  // TODO: this runs `work` right here, on the loop's thread. Spawn it on
-  // the pool instead and await it there:
-  // `co_await co_spawn(pool, call(std::move(work)), use_awaitable)`.
+  // TODO (task 2): this runs `work` right here, on the loop's thread. Spawn
+  // `call` on the pool instead (co_spawn takes the pool as its executor)
+  // and await it with use_awaitable: the loop runs on meanwhile, and you
+  // resume on the loop with the result, or with the work's exception.
+
+  // TODO (task 3): when this coroutine is cancelled while it waits, the
+  // work on the pool runs on (a thread cannot be interrupted), and so does
+  // the wait: the work may be using the caller's data. Once it is over, a
+  // cancelled caller must hear operation_aborted, not the result:
+  // asio::this_coro::cancellation_state says whether it was cancelled.
   co_return work();
 }
 
-// Task 3: the blocking client, moved off the loop. The call is a named
+// Task 4: the blocking client, moved off the loop. The call is a named
 // function first: g++ 12 frees the captures of a lambda written inside a
 // co_await expression twice.
 awaitable<std::string> fetch(asio::thread_pool& pool, int port,
                              std::string path) {
-  // TODO: blocking_get holds the loop until the server answers. Wrap the
-  // call in `std::function<std::string()> get = [port, path] { ... };`
-  // and `co_return co_await to_thread(pool, std::move(get));`.
+  // TODO: blocking_get holds the loop until the server answers. Hand the
+  // call to to_thread as a named std::function<std::string()> that captures
+  // what it needs by value, and await that.
   co_return blocking_get(port, path);
 }
 
-// Task 4: two fetches at once. Each waits on a pool thread of its own, so
+// Task 5: two fetches at once. Each waits on a pool thread of its own, so
 // the pool runs them side by side (up to as many as it has threads).
 awaitable<std::pair<std::string, std::string>> fetch_both(
     asio::thread_pool& pool, int port, std::string first,
     std::string second) {
-  // TODO: the second fetch starts when the first has ended. Start both
-  // at once with the && operator: `co_await (fetch(...) && fetch(...))`
-  // gives a std::tuple of the two bodies.
+  // TODO: the second fetch starts when the first has ended. Start both at
+  // once with the && operator: awaiting `a && b` gives a std::tuple of the
+  // two results, in order.
   auto a = co_await fetch(pool, port, std::move(first));
   auto b = co_await fetch(pool, port, std::move(second));
   co_return std::pair{std::move(a), std::move(b)};

@@ -28,14 +28,17 @@ std::string blocking_get(int port, const std::string& path);
 // Task 2: asyncio.to_thread. Run `work` on a thread of `pool`; the caller
 // waits without holding the loop, then continues on the loop with what
 // `work` returned, or with the exception it threw.
+// Task 3: cancelled while it waits, it still waits for the work (which
+// cannot be stopped, and may use the caller's data) to end, then throws
+// asio::system_error(operation_aborted) instead of returning the result.
 asio::awaitable<std::string> to_thread(asio::thread_pool& pool,
                                        std::function<std::string()> work);
 
-// Task 3: blocking_get(port, path) without blocking the loop.
+// Task 4: blocking_get(port, path) without blocking the loop.
 asio::awaitable<std::string> fetch(asio::thread_pool& pool, int port,
                                    std::string path);
 
-// Task 4: fetch `first` and `second` at the same time; their bodies in
+// Task 5: fetch `first` and `second` at the same time; their bodies in
 // that order.
 asio::awaitable<std::pair<std::string, std::string>> fetch_both(
     asio::thread_pool& pool, int port, std::string first, std::string second);

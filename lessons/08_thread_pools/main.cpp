@@ -1,8 +1,9 @@
-// Lesson 08 demo: runs your exercise.cpp in real time. A small server on
-// 127.0.0.1 answers each request after 200 ms. Three requests go to it
-// with the blocking client called right on the loop, then through your
-// fetch, then two through fetch_both; tut::lag_monitor watches the loop
-// and says how long it stalled each time.
+// Lesson 08's demo runs your exercise.cpp in real time. First your
+// worst_lag watches a loop that a handler holds for 150 ms. Then a small
+// server on 127.0.0.1 answers each request after 200 ms: three requests go
+// to it with the blocking client called right on the loop, then through
+// your fetch, then two through fetch_both, and tut::lag_monitor says how
+// long the loop stalled each time.
 // Run it with `scripts/tutor run 08`.
 #include "lesson.hpp"
 
@@ -49,6 +50,7 @@ private:
   std::thread thread_;
 };
 
+// A duration in milliseconds, and one run's figures with its timeline.
 double ms(tut::clock::duration d) {
   return std::chrono::duration<double, std::milli>(d).count();
 }
@@ -87,6 +89,7 @@ awaitable<void> three_requests(Request request, tut::clock::duration& lag) {
   lag = monitor.max_lag();
 }
 
+// Two pages at once through fetch_both, under the lag monitor.
 awaitable<void> two_pages(asio::thread_pool& pool, int port,
                           tut::clock::duration& lag) {
   tut::lag_monitor monitor(co_await asio::this_coro::executor);
@@ -98,6 +101,8 @@ awaitable<void> two_pages(asio::thread_pool& pool, int port,
 
 }  // namespace
 
+// The lag first, on a loop of its own; then the three ways to call the
+// server, each on a fresh loop, all sharing one pool of 4 threads.
 int main() {
   try {
     auto lag = tut::run([]() -> awaitable<tut::clock::duration> {

@@ -5,8 +5,8 @@
 // parked at time_point::max() it never fires by itself, and cancelling it
 // wakes that one task.
 //
-// Reference solution: release hands the permit to the first in line and
-// wakes only it; a cancelled waiter leaves the line and takes no permit.
+// Reference solution: a permit goes from task to task, never into the pool
+// while someone waits, and a wait ended by cancellation takes none.
 #include "lesson.hpp"
 
 #include "common/gather.hpp"
@@ -46,7 +46,7 @@ async_semaphore::async_semaphore(std::size_t permits)
 std::size_t async_semaphore::available() const { return state_->available; }
 std::size_t async_semaphore::waiting() const { return state_->line.size(); }
 
-// Tasks 1 and 2: take a permit, or wait in line for one.
+// Tasks 1 to 3: take a permit, or wait in line for one.
 awaitable<void> async_semaphore::acquire() {
   auto s = state_;  // keeps the state alive while this task waits
 
@@ -73,7 +73,8 @@ awaitable<void> async_semaphore::acquire() {
   }
 }
 
-// Task 1: hand the permit to the first task in line, or back to the pool.
+// Tasks 1 and 2: hand the permit to the first task in line, or back to the
+// pool.
 void async_semaphore::release() {
   auto& s = *state_;
   if (s.line.empty()) {
@@ -98,7 +99,7 @@ permit& permit::operator=(permit&& other) noexcept {
   return *this;
 }
 
-// Task 3: give the permit back, once.
+// Task 4: give the permit back, once.
 permit::~permit() { release(); }
 
 void permit::release() {
@@ -113,7 +114,7 @@ awaitable<permit> hold(async_semaphore& semaphore) {
 // Lesson 03's gather, for jobs that return nothing: lessons/common/gather.hpp.
 using common::gather;
 
-// Task 4: one fetch under the limit. The permit is held for the fetch only
+// Task 5: one fetch under the limit. The permit is held for the fetch only
 // and goes back whether the fetch returns or throws.
 awaitable<void> fetch_one(async_semaphore& limit, const fetcher& fetch,
                           std::string url, std::string& page) {
@@ -125,7 +126,7 @@ awaitable<void> fetch_one(async_semaphore& limit, const fetcher& fetch,
   }
 }
 
-// Task 4: every url fetched side by side, at most `limit` at a time.
+// Task 5: every url fetched side by side, at most `limit` at a time.
 awaitable<std::vector<std::string>> fetch_all(std::vector<std::string> urls,
                                               std::size_t limit,
                                               fetcher fetch) {

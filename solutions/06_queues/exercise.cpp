@@ -6,8 +6,8 @@
 // stream that still delivers every item pushed before it (the channel's own
 // close() throws buffered items away), and asyncio's task_done()/join().
 //
-// Reference solution: end of stream is a message behind the items, passed
-// on from consumer to consumer; join waits for a count to reach zero.
+// Reference solution: the end of the stream is a message behind the items,
+// passed on from consumer to consumer; join waits for a count to reach zero.
 #include "lesson.hpp"
 
 #include "common/gather.hpp"
@@ -52,25 +52,27 @@ async_queue::async_queue(asio::any_io_executor ex, std::size_t capacity) {
   state_ = std::make_shared<state>(ex, capacity);
 }
 
-// Task 1: wait for room, then put the item in.
+// Tasks 1 and 2: wait for room, then put the item in.
 awaitable<void> async_queue::push(std::string item) {
   auto s = state_;  // keeps the state alive while this task waits
   if (s->closed) throw std::logic_error("push() after close()");
-  ++s->unfinished;  // counted until task_done() (task 3)
+  ++s->unfinished;  // counted until task_done() (task 4)
   asio::error_code ec;
   std::tie(ec) = co_await s->items.async_send(
       asio::error_code{}, std::move(item), as_tuple(use_awaitable));
   if (ec) {  // cancelled while waiting for room: the item never went in
     task_done();
-    throw asio::system_error(ec);
+    throw asio::system_error(asio::error::operation_aborted, "push");
   }
 }
 
-// Tasks 1 and 2: wait for a message; pass the end of the stream on.
+// Tasks 1 to 3: wait for a message; pass the end of the stream on.
 awaitable<std::optional<std::string>> async_queue::pop() {
   auto s = state_;
   auto [ec, item] = co_await s->items.async_receive(as_tuple(use_awaitable));
-  if (ec) throw asio::system_error(ec);  // this pop was cancelled
+  // This pop was cancelled (the channel says channel_cancelled; to the
+  // caller it is a cancellation like any other).
+  if (ec) throw asio::system_error(asio::error::operation_aborted, "pop");
   if (!item) {
     // The end of the stream: put it back for the next consumer. There is
     // room, since nothing is pushed after it and it was just taken out.
@@ -79,7 +81,7 @@ awaitable<std::optional<std::string>> async_queue::pop() {
   co_return item;
 }
 
-// Task 2: the end of the stream goes in behind the items.
+// Task 3: the end of the stream goes in behind the items.
 awaitable<void> async_queue::close() {
   auto s = state_;
   if (s->closed) co_return;
@@ -88,7 +90,7 @@ awaitable<void> async_queue::close() {
                                use_awaitable);
 }
 
-// Task 3: one item fewer to wait for; the last one wakes every join().
+// Task 4: one item fewer to wait for; the last one wakes every join().
 void async_queue::task_done() {
   auto& s = *state_;
   if (s.unfinished == 0)
@@ -98,6 +100,9 @@ void async_queue::task_done() {
 
 awaitable<void> async_queue::join() {
   auto s = state_;
+  // Woken with items still unfinished: this join was cancelled, and the
+  // next co_await throws operation_aborted (a coroutine's default:
+  // asio::this_coro::throw_if_cancelled).
   while (s->unfinished > 0)
     co_await s->all_done.async_wait(as_tuple(use_awaitable));
 }
@@ -119,7 +124,7 @@ awaitable<void> producer(async_queue& queue, std::string name, int count) {
 // Given: handling one item takes 1 s.
 awaitable<void> handle(std::string item) { co_await tut::sleep(1s); }
 
-// Task 4: take items until the end of the stream.
+// Task 5: take items until the end of the stream.
 awaitable<void> consumer(async_queue& queue,
                          std::vector<std::string>& handled) {
   while (auto item = co_await queue.pop()) {
@@ -129,7 +134,7 @@ awaitable<void> consumer(async_queue& queue,
   }
 }
 
-// Task 4: three producers; when all are done, the stream ends.
+// Task 5: three producers; when all are done, the stream ends.
 awaitable<void> produce_all(async_queue& queue) {
   std::vector<awaitable<void>> producers;
   for (std::string name : {"A", "B", "C"})
@@ -139,7 +144,7 @@ awaitable<void> produce_all(async_queue& queue) {
   co_await queue.close();
 }
 
-// Task 4: producers and consumers side by side on one queue.
+// Task 5: producers and consumers side by side on one queue.
 awaitable<std::vector<std::string>> run_pipeline(int consumers,
                                                  std::size_t capacity) {
   async_queue queue(co_await asio::this_coro::executor, capacity);

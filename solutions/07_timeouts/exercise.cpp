@@ -4,8 +4,8 @@
 // "timed out". Asio offers two ways to run that race: the `||` operator,
 // and a cancellation signal that a timer fires.
 //
-// Reference solution: a timeout cancels the work and waits for it to stop;
-// errors stay values until the race is decided, so none is lost.
+// Reference solution: a timeout cancels the work and waits for it to stop,
+// and every cancellation, the timer's or the caller's, reaches the work.
 #include "lesson.hpp"
 
 #include <exception>
@@ -22,8 +22,8 @@ using namespace asio::experimental::awaitable_operators;
 
 namespace lesson07 {
 
-// Task 1: race the operation against a timer with `||`. Whichever ends
-// first wins; `||` cancels the other and waits until it has stopped.
+// Tasks 1 and 2: race the operation against a timer with `||`. Whichever
+// ends first wins; `||` cancels the other and waits until it has stopped.
 // `||` waits for the first *success*, so the operation is spawned with
 // as_tuple: an error becomes a value and ends the race at once.
 awaitable<std::string> with_timeout(awaitable<std::string> op,
@@ -45,9 +45,9 @@ struct timeout_signal {
   bool fired = false;
 };
 
-// Task 2: a timer fires a cancellation signal; the operation is spawned
-// with the signal's slot bound to it, so the signal reaches its co_await.
-// A coroutine reacts to `terminal` cancellation only.
+// Tasks 3 and 4: a timer fires a cancellation signal; the operation is
+// spawned with the signal's slot bound to it, so the signal reaches its
+// co_await. A coroutine reacts to `terminal` cancellation only.
 awaitable<std::string> with_timeout_signal(awaitable<std::string> op,
                                            tut::clock::duration limit) {
   auto ex = co_await asio::this_coro::executor;
@@ -58,6 +58,12 @@ awaitable<std::string> with_timeout_signal(awaitable<std::string> op,
     state->fired = true;
     state->signal.emit(asio::cancellation_type::terminal);
   });
+  // The operation listens to the signal's slot instead of this coroutine's:
+  // a cancellation of this coroutine goes on to it through the signal.
+  auto caller = (co_await asio::this_coro::cancellation_state).slot();
+  if (caller.is_connected())
+    caller.assign(
+        [state](asio::cancellation_type type) { state->signal.emit(type); });
   auto [error, value] = co_await co_spawn(
       ex, std::move(op),
       asio::bind_cancellation_slot(state->signal.slot(),
@@ -69,7 +75,7 @@ awaitable<std::string> with_timeout_signal(awaitable<std::string> op,
   std::rethrow_exception(error);
 }
 
-// Task 3: one deadline for the whole block. Each step gets what is left of
+// Task 5: one deadline for the whole block. Each step gets what is left of
 // it, not a fresh `limit` of its own.
 awaitable<std::vector<std::string>> run_within(
     std::vector<awaitable<std::string>> steps, tut::clock::duration limit) {
@@ -81,7 +87,7 @@ awaitable<std::vector<std::string>> run_within(
   co_return results;
 }
 
-// Task 4: a timeout per attempt, and a wait that doubles between attempts.
+// Task 6: a timeout per attempt, and a wait that doubles between attempts.
 awaitable<std::string> fetch_with_retry(attempt_fn attempt, int attempts,
                                         tut::clock::duration per_attempt,
                                         tut::clock::duration backoff) {

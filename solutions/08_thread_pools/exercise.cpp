@@ -6,7 +6,8 @@
 // run_in_threadpool.
 //
 // Reference solution: blocking work goes to the pool's executor with
-// co_spawn; awaiting it brings the result or the exception back to the loop.
+// co_spawn; awaiting it brings the result, the exception or a cancellation
+// back to the loop, once the work is over.
 #include "lesson.hpp"
 
 #include <httplib.h>
@@ -61,16 +62,22 @@ awaitable<std::string> call(std::function<std::string()> work) {
   co_return work();
 }
 
-// Task 2: asyncio.to_thread. Spawned on the pool's executor, `call` runs on
-// a pool thread. Awaiting it with use_awaitable suspends this coroutine
-// (the loop runs other tasks) and resumes it on the loop with the result,
-// or rethrows the exception here.
+// Tasks 2 and 3: asyncio.to_thread. Spawned on the pool's executor, `call`
+// runs on a pool thread. Awaiting it with use_awaitable suspends this
+// coroutine (the loop runs other tasks) and resumes it on the loop with the
+// result, or rethrows the exception here.
 awaitable<std::string> to_thread(asio::thread_pool& pool,
                                  std::function<std::string()> work) {
-  co_return co_await co_spawn(pool, call(std::move(work)), use_awaitable);
+  auto result = co_await co_spawn(pool, call(std::move(work)), use_awaitable);
+  // The work cannot be stopped, so this waited for its end; a caller that
+  // was cancelled meanwhile hears that, not the result.
+  auto cs = co_await asio::this_coro::cancellation_state;
+  if (cs.cancelled() != asio::cancellation_type::none)
+    throw asio::system_error(asio::error::operation_aborted, "to_thread");
+  co_return result;
 }
 
-// Task 3: the blocking client, moved off the loop. The call is a named
+// Task 4: the blocking client, moved off the loop. The call is a named
 // function first: g++ 12 frees the captures of a lambda written inside a
 // co_await expression twice.
 awaitable<std::string> fetch(asio::thread_pool& pool, int port,
@@ -81,7 +88,7 @@ awaitable<std::string> fetch(asio::thread_pool& pool, int port,
   co_return co_await to_thread(pool, std::move(get));
 }
 
-// Task 4: two fetches at once. Each waits on a pool thread of its own, so
+// Task 5: two fetches at once. Each waits on a pool thread of its own, so
 // the pool runs them side by side (up to as many as it has threads).
 awaitable<std::pair<std::string, std::string>> fetch_both(
     asio::thread_pool& pool, int port, std::string first,

@@ -13,19 +13,59 @@
 
 namespace {
 
+// ---- Running a scenario on both sides --------------------------------------
+
 // Scenarios are templates over the queue type, so the same code runs
-// yours::async_queue and reference::async_queue. The queue lives in a
-// shared_ptr that every task keeps, so it outlives all of them.
+// yours::async_queue and reference::async_queue (and, found by
+// argument-dependent lookup, the consumer of the same namespace). The queue
+// lives in a shared_ptr that every task keeps, so it outlives all of them.
 template <typename Queue>
 using shared = std::shared_ptr<Queue>;
 
+template <typename Queue>
+struct side {};
+
+// What one run of a scenario did.
+struct recorded {
+  grade::outcome<grade::nothing> run;
+  std::vector<std::string> log;  // what the tasks saw, in turn
+  std::string seen;              // how one operation ended
+};
+
+// Runs `body(out)`, a coroutine, on virtual time.
+template <typename Body>
+recorded record(Body body) {
+  recorded out;
+  out.run = grade::run([&]() -> awaitable<void> { co_await body(out); });
+  return out;
+}
+
+struct compared {
+  recorded actual, expected;
+};
+
+// `scenario(side<Queue>{})` for both sides; the reference must pass it.
+template <typename Scenario>
+compared compare(Scenario scenario) {
+  auto expected = scenario(side<reference::async_queue>{});
+  grade::reference_runs(expected.run);
+  return {scenario(side<yours::async_queue>{}), std::move(expected)};
+}
+
+double now_s() { return tut::seconds(tut::now().time_since_epoch()).count(); }
+
 std::string at(const std::string& what) {
-  return fmt::format("{} at {}", what,
-                     secs(tut::seconds(tut::now().time_since_epoch()).count()));
+  return fmt::format("{} at {}", what, secs(now_s()));
 }
 
 std::string shown(const std::optional<std::string>& item) {
   return item ? *item : "<end>";
+}
+
+// An item as the tests write it: over 15 bytes, so that a copy that
+// outlives its string shows.
+std::string item(std::string_view name) {
+  return fmt::format("{} (an item of the queue)", name);
 }
 
 double end_of(const tut::trace& t, std::string_view name) {
@@ -35,12 +75,62 @@ double end_of(const tut::trace& t, std::string_view name) {
 
 std::string when(double at) { return at < 0 ? "never" : "at " + secs(at); }
 
-struct logged {
-  grade::outcome<grade::nothing> run;
-  std::vector<std::string> log;
-};
+// The run must not stall or throw; `what` says what the stall means.
+void expect_run_ends(const compared& c, std::string_view who,
+                     std::string_view what) {
+  GRADE(!c.actual.run.threw<tut::deadlock_error>(),
+        grade::stalled(c.actual.run) + std::string(what), c.actual.run,
+        c.expected.run);
+  grade::expect_no_exception(c.actual.run, c.expected.run, who);
+}
 
-// ---- task 1 ---------------------------------------------------------------
+// Both sides' logs must match; `what` has two {}: your log, then the
+// reference's.
+void expect_same_log(const compared& c, std::string_view what) {
+  GRADE(c.actual.log == c.expected.log,
+        fmt::format(fmt::runtime(what), grade::list(c.actual.log),
+                    grade::list(c.expected.log)),
+        c.actual.run, c.expected.run);
+}
+
+// Work that returns nothing, as a value grade::cancel_after can report.
+awaitable<grade::nothing> as_value(awaitable<void> work) {
+  co_await std::move(work);
+  co_return grade::nothing{};
+}
+
+// How an operation cancelled while it waited came out, in words.
+template <typename T>
+std::string ending(const grade::cancelled_run<T>& r) {
+  if (r.ended() && !r.exception) {
+    if constexpr (std::is_same_v<T, std::optional<std::string>>)
+      return fmt::format("returned {} at {}",
+                         *r.value ? "\"" + **r.value + "\""
+                                  : std::string("std::nullopt, the end of "
+                                                "the stream"),
+                         secs(r.ended_at.count()));
+    else
+      return fmt::format("returned at {}", secs(r.ended_at.count()));
+  }
+  return grade::how_it_ended(r);
+}
+
+template <typename T>
+awaitable<std::string> cancelled_at(awaitable<T> work,
+                                    tut::clock::duration at) {
+  co_return ending(co_await grade::cancel_after(std::move(work), at));
+}
+
+awaitable<std::string> cancelled_at(awaitable<void> work,
+                                    tut::clock::duration at) {
+  return cancelled_at(as_value(std::move(work)), at);
+}
+
+}  // namespace
+
+// ---- Task 1: push and pop ---------------------------------------------------
+
+namespace {
 
 template <typename Queue>
 awaitable<void> pop_three(shared<Queue> q, std::vector<std::string>& log) {
@@ -50,23 +140,21 @@ awaitable<void> pop_three(shared<Queue> q, std::vector<std::string>& log) {
 template <typename Queue>
 awaitable<void> push_slowly(shared<Queue> q) {
   co_await tut::sleep(1s);
-  co_await q->push("a");
+  co_await q->push(item("a"));
   co_await tut::sleep(1s);
-  co_await q->push("b");
-  co_await q->push("c");
+  co_await q->push(item("b"));
+  co_await q->push(item("c"));
 }
 
 template <typename Queue>
-logged pop_from_empty() {
-  logged out;
-  out.run = grade::run([&]() -> awaitable<void> {
+recorded pop_from_empty(side<Queue>) {
+  return record([](recorded& out) -> awaitable<void> {
     auto ex = co_await asio::this_coro::executor;
     auto q = std::make_shared<Queue>(ex, 5);
     co_spawn(ex, tut::traced("consumer", pop_three(q, out.log)), detached);
     co_spawn(ex, tut::traced("producer", push_slowly(q)), detached);
     co_return;
   });
-  return out;
 }
 
 }  // namespace
@@ -74,39 +162,77 @@ logged pop_from_empty() {
 TEST_CASE("pop waits while the queue is empty; items come out in the order "
           "they went in",
           "[lesson06][task1]") {
-  auto actual = pop_from_empty<yours::async_queue>();
-  auto expected = pop_from_empty<reference::async_queue>();
-  grade::reference_runs(expected.run);
-  GRADE(!actual.run.threw<tut::deadlock_error>(),
-        grade::stalled(actual.run) +
-            "The consumer never got all three items: push() must put the "
-            "item in the channel (async_send) and pop() take it out "
-            "(async_receive).",
-        actual.run, expected.run);
-  grade::expect_no_exception(actual.run, expected.run, "push and pop");
-  GRADE(actual.log == expected.log,
-        fmt::format("the consumer popped {}; it should pop {}. pop() waits "
-                    "while the queue is empty, and hands out the items "
-                    "first in, first out",
-                    grade::list(actual.log), grade::list(expected.log)),
-        actual.run, expected.run);
+  auto c = compare([](auto s) { return pop_from_empty(s); });
+  expect_run_ends(c, "push and pop",
+                  fmt::format("The consumer popped {} of the 3 items pushed "
+                              "at 1 s and 2 s, and waited for more.",
+                              grade::list(c.actual.log)));
+  expect_same_log(c, "the consumer popped {}; it should pop {}. pop() waits "
+                     "while the queue is empty, and hands out the items "
+                     "first in, first out");
 }
 
 namespace {
 
-struct backlog_outcome {
-  grade::outcome<grade::nothing> run;
-  std::vector<std::string> log;  // "+p1" pushed, "-p1" popped, in order
-  std::size_t most_waiting = 0;  // items pushed but not yet popped, at most
-};
+// A producer with nobody taking its items: four pushes into a queue of 3.
+// At 1 s the main task pops one.
+template <typename Queue>
+awaitable<void> push_four(shared<Queue> q, std::vector<std::string>& log) {
+  for (auto name : {"1", "2", "3", "4"}) {
+    co_await q->push(item(name));
+    log.push_back(at("pushed " + std::string(name)));
+  }
+}
 
+template <typename Queue>
+recorded fill_a_queue_of_three(side<Queue>) {
+  return record([](recorded& out) -> awaitable<void> {
+    auto ex = co_await asio::this_coro::executor;
+    auto q = std::make_shared<Queue>(ex, 3);
+    co_spawn(ex, tut::traced("producer", push_four(q, out.log)), detached);
+    co_await tut::sleep(1s);
+    auto first = co_await q->pop();
+    out.log.push_back(at("popped " + shown(first)));
+    co_await tut::sleep(1s);
+    try {
+      Queue none(ex, 0);
+      out.seen = "a queue of capacity 0 was made";
+    } catch (const std::invalid_argument&) {
+      out.seen = "a queue of capacity 0 threw std::invalid_argument";
+    }
+  });
+}
+
+}  // namespace
+
+TEST_CASE("a queue of capacity 3 holds 3 items: the fourth push waits for a "
+          "pop",
+          "[lesson06][task1]") {
+  auto c = compare([](auto s) { return fill_a_queue_of_three(s); });
+  expect_run_ends(c, "push and pop",
+                  fmt::format("Nobody took an item until 1 s; by then the "
+                              "producer had {}, and then it waited.",
+                              grade::list(c.actual.log)));
+  expect_same_log(c, "a producer pushed four items into a queue of capacity 3 "
+                     "that nobody emptied until one pop at 1 s: {}; expected "
+                     "{}. A queue of capacity N takes N items at once, and the "
+                     "next push waits until a pop makes room");
+  GRADE(c.actual.seen == c.expected.seen,
+        fmt::format("{}; {}: a queue needs room for at least one item",
+                    c.actual.seen, c.expected.seen),
+        c.actual.run, c.expected.run);
+}
+
+namespace {
+
+// The log: "+p1" pushed, "-p1" popped, in order.
 template <typename Queue>
 awaitable<void> push_six(shared<Queue> q, std::vector<std::string>& log) {
   for (int i = 1; i <= 6; ++i) {
-    auto item = fmt::format("p{}", i);
-    co_await q->push(item);
-    tut::note("producer", item);
-    log.push_back("+" + item);
+    auto name = fmt::format("p{}", i);
+    co_await q->push(name);
+    tut::note("producer", name);
+    log.push_back("+" + name);
   }
 }
 
@@ -120,9 +246,8 @@ awaitable<void> pop_one_a_second(shared<Queue> q,
 }
 
 template <typename Queue>
-backlog_outcome fast_producer_slow_consumer() {
-  backlog_outcome out;
-  out.run = grade::run([&]() -> awaitable<void> {
+recorded fast_producer_slow_consumer(side<Queue>) {
+  return record([](recorded& out) -> awaitable<void> {
     auto ex = co_await asio::this_coro::executor;
     auto q = std::make_shared<Queue>(ex, 2);
     co_spawn(ex, tut::traced("producer", push_six(q, out.log)), detached);
@@ -130,13 +255,16 @@ backlog_outcome fast_producer_slow_consumer() {
              detached);
     co_return;
   });
-  long waiting = 0;
-  for (const auto& e : out.log) {
+}
+
+// Items pushed but not yet popped, at most.
+std::size_t most_waiting(const std::vector<std::string>& log) {
+  long waiting = 0, most = 0;
+  for (const auto& e : log) {
     waiting += e[0] == '+' ? 1 : -1;
-    out.most_waiting = std::max<std::size_t>(out.most_waiting,
-                                             std::max(waiting, 0L));
+    most = std::max(most, waiting);
   }
-  return out;
+  return static_cast<std::size_t>(most);
 }
 
 }  // namespace
@@ -144,165 +272,280 @@ backlog_outcome fast_producer_slow_consumer() {
 TEST_CASE("push waits while the queue is full: a fast producer is held to "
           "the consumer's pace",
           "[lesson06][task1]") {
-  auto actual = fast_producer_slow_consumer<yours::async_queue>();
-  auto expected = fast_producer_slow_consumer<reference::async_queue>();
-  grade::reference_runs(expected.run);
-  grade::expect_no_exception(actual.run, expected.run, "push and pop");
-  auto done = end_of(actual.run.trace, "producer");
-  auto want = end_of(expected.run.trace, "producer");
-  GRADE(actual.most_waiting <= expected.most_waiting && done == want,
+  auto c = compare([](auto s) { return fast_producer_slow_consumer(s); });
+  expect_run_ends(c, "push and pop",
+                  "The producer and the consumer of a queue of capacity 2 "
+                  "stopped before all 6 items went through.");
+  auto done = end_of(c.actual.run.trace, "producer");
+  auto want = end_of(c.expected.run.trace, "producer");
+  GRADE(most_waiting(c.actual.log) <= most_waiting(c.expected.log) &&
+            done == want,
         fmt::format("the producer pushed its 6 items and was done {}, with "
                     "up to {} items waiting in a queue of capacity 2; the "
                     "consumer takes one a second, so with backpressure the "
                     "producer is done {} and at most {} items wait. push() "
-                    "must wait while the queue is full: give the channel "
-                    "the queue's capacity and await async_send",
-                    when(done), actual.most_waiting, when(want),
-                    expected.most_waiting),
-        actual.run, expected.run);
+                    "waits while the queue is full",
+                    when(done), most_waiting(c.actual.log), when(want),
+                    most_waiting(c.expected.log)),
+        c.actual.run, c.expected.run);
 }
 
-// ---- task 2 ---------------------------------------------------------------
+// ---- Task 2: cancelled while it waits ---------------------------------------
+
+namespace {
+
+// Two pops wait on an empty queue; the first is cancelled at 1 s. At 2 s
+// one item is pushed: the other pop takes it. Then one more goes through.
+template <typename Queue>
+awaitable<void> pop_one(shared<Queue> q, std::vector<std::string>& log) {
+  log.push_back(at("the other pop got " + shown(co_await q->pop())));
+}
+
+template <typename Queue>
+recorded cancel_a_pop(side<Queue>) {
+  return record([](recorded& out) -> awaitable<void> {
+    auto ex = co_await asio::this_coro::executor;
+    auto q = std::make_shared<Queue>(ex, 2);
+    co_spawn(ex, cancelled_at(q->pop(), 1s),
+             [&out](std::exception_ptr, std::string seen) { out.seen = seen; });
+    co_spawn(ex, tut::traced("other pop", pop_one(q, out.log)), detached);
+    co_await tut::sleep(2s);
+    co_await q->push(item("after the cancel"));
+    co_await tut::sleep(1s);
+    co_await q->push(item("one more"));
+    out.log.push_back(at("then a pop got " + shown(co_await q->pop())));
+  });
+}
+
+}  // namespace
+
+TEST_CASE("pop cancelled while the queue is empty throws operation_aborted "
+          "and takes no item",
+          "[lesson06][task2]") {
+  auto c = compare([](auto s) { return cancel_a_pop(s); });
+  GRADE(c.actual.seen == c.expected.seen,
+        fmt::format("two pops waited on an empty queue, and the first was "
+                    "cancelled at 1 s (a cancellation signal bound to it). "
+                    "It {}; it should have {}: a cancelled pop took nothing, "
+                    "and says so as a cancellation",
+                    c.actual.seen.empty() ? "never ended" : c.actual.seen,
+                    c.expected.seen),
+        c.actual.run, c.expected.run);
+  expect_run_ends(c, "push and pop",
+                  fmt::format("After the cancelled pop, an item was pushed at "
+                              "2 s and another at 3 s: {}.",
+                              grade::list(c.actual.log)));
+  expect_same_log(c, "after the cancelled pop, items pushed at 2 s and 3 s "
+                     "went to {}; expected {}");
+}
+
+namespace {
+
+// A queue of 1 holds A; a push of B waits for room and is cancelled at
+// 1 s. Then A is popped, C pushed and popped.
+template <typename Queue>
+recorded cancel_a_push(side<Queue>) {
+  return record([](recorded& out) -> awaitable<void> {
+    auto ex = co_await asio::this_coro::executor;
+    auto q = std::make_shared<Queue>(ex, 1);
+    co_await q->push(item("A"));
+    out.seen = co_await cancelled_at(q->push(item("B")), 1s);
+    out.log.push_back(at(shown(co_await q->pop())));
+    co_await q->push(item("C"));
+    out.log.push_back(at(shown(co_await q->pop())));
+  });
+}
+
+}  // namespace
+
+TEST_CASE("push cancelled while the queue is full throws operation_aborted, "
+          "and its item never goes in",
+          "[lesson06][task2]") {
+  auto c = compare([](auto s) { return cancel_a_push(s); });
+  GRADE(c.actual.seen == c.expected.seen,
+        fmt::format("a queue of capacity 1 held A; a push() of B waited for "
+                    "room and was cancelled at 1 s. It {}; it should have {}",
+                    c.actual.seen, c.expected.seen),
+        c.actual.run, c.expected.run);
+  expect_run_ends(c, "push and pop",
+                  fmt::format("After the cancelled push, the queue gave {} "
+                              "and then nothing more.",
+                              grade::list(c.actual.log)));
+  expect_same_log(c, "after the cancelled push of B, two pops (with C pushed "
+                     "between them) gave {}; expected {}: B never went in, "
+                     "and nothing is lost or comes out twice");
+}
+
+// ---- Task 3: close, the end of the stream -----------------------------------
 
 namespace {
 
 template <typename Queue>
-awaitable<void> fill_close_drain(shared<Queue> q,
-                                 std::vector<std::string>& log) {
-  std::vector<std::string> items{"a", "b", "c"};
-  for (const auto& item : items) co_await q->push(item);
-  co_await q->close();
-  for (int i = 0; i < 5; ++i) log.push_back(shown(co_await q->pop()));
-}
-
-template <typename Queue>
-logged close_a_full_queue() {
-  logged out;
-  out.run = grade::run([&]() -> awaitable<void> {
+recorded close_then_drain(side<Queue>) {
+  return record([](recorded& out) -> awaitable<void> {
     auto ex = co_await asio::this_coro::executor;
     auto q = std::make_shared<Queue>(ex, 4);  // room for the end, too
-    co_await tut::traced("main", fill_close_drain(q, out.log));
+    for (auto name : {"a", "b", "c"}) co_await q->push(item(name));
+    co_await q->close();
+    for (int i = 0; i < 5; ++i) out.log.push_back(shown(co_await q->pop()));
   });
-  return out;
 }
 
 }  // namespace
 
 TEST_CASE("close lets every item already in the queue out before the end of "
           "the stream",
-          "[lesson06][task2]") {
-  auto actual = close_a_full_queue<yours::async_queue>();
-  auto expected = close_a_full_queue<reference::async_queue>();
-  grade::reference_runs(expected.run);
-  GRADE(!actual.run.threw<tut::deadlock_error>(),
-        grade::stalled(actual.run) +
-            fmt::format("Popped {} before the run stalled: a pop() after "
-                        "the end of the stream waited forever. Every pop() "
-                        "after the end gives std::nullopt again: the pop "
-                        "that takes the end puts it back (try_send).",
-                        grade::list(actual.log)),
-        actual.run, expected.run);
-  grade::expect_no_exception(actual.run, expected.run,
-                             "push, close and pop");
-  auto lost = std::count(expected.log.begin(), expected.log.end(), "<end>") <
-                      std::count(actual.log.begin(), actual.log.end(), "<end>")
-                  ? " Items pushed before close() never came out. If "
-                    "close() calls the channel's own close(): in Asio 1.22 "
-                    "that throws away what is still in the channel. Send "
-                    "an end-of-stream message (std::nullopt) instead, so "
-                    "it comes out after the items."
-                  : "";
-  GRADE(actual.log == expected.log,
+          "[lesson06][task3]") {
+  auto c = compare([](auto s) { return close_then_drain(s); });
+  expect_run_ends(c, "push, close and pop",
+                  fmt::format("Popped {} before the run stalled: after a, b "
+                              "and c were pushed and the queue closed, five "
+                              "pops should give the three items, then the "
+                              "end of the stream, and the end again.",
+                              grade::list(c.actual.log)));
+  auto ends = [](const std::vector<std::string>& log) {
+    return std::count(log.begin(), log.end(), "<end>");
+  };
+  GRADE(c.actual.log == c.expected.log,
         fmt::format("pushed a, b and c, closed, then popped five times: {}; "
                     "expected {}.{}",
-                    grade::list(actual.log), grade::list(expected.log), lost),
-        actual.run, expected.run);
+                    grade::list(c.actual.log), grade::list(c.expected.log),
+                    ends(c.actual.log) > ends(c.expected.log)
+                        ? " Items pushed before close() did not come out: "
+                          "the end of the stream comes after them."
+                        : ""),
+        c.actual.run, c.expected.run);
 }
 
 namespace {
 
-struct consumers_outcome {
-  grade::outcome<grade::nothing> run;
-  std::vector<std::string> items;  // what the consumers took, in turn
-  int exited = 0;                  // consumers that saw the end
-};
-
 template <typename Queue>
-awaitable<void> take_until_end(shared<Queue> q, consumers_outcome& out) {
-  while (auto item = co_await q->pop()) out.items.push_back(*item);
-  ++out.exited;
+awaitable<void> take_until_end(shared<Queue> q, std::string name,
+                               std::vector<std::string>& log) {
+  while (auto it = co_await q->pop()) log.push_back(*it);
+  log.push_back(at(name + " saw the end"));
 }
 
 template <typename Queue>
 awaitable<void> two_items_then_close(shared<Queue> q) {
   co_await tut::sleep(1s);
-  co_await q->push("x");
-  co_await q->push("y");
+  co_await q->push(item("x"));
+  co_await q->push(item("y"));
   co_await tut::sleep(1s);
   co_await q->close();
 }
 
 template <typename Queue>
-consumers_outcome three_consumers() {
-  consumers_outcome out;
-  out.run = grade::run([&]() -> awaitable<void> {
+recorded three_consumers(side<Queue>) {
+  return record([](recorded& out) -> awaitable<void> {
     auto ex = co_await asio::this_coro::executor;
     auto q = std::make_shared<Queue>(ex, 2);
-    for (int i = 1; i <= 3; ++i)
-      co_spawn(ex,
-               tut::traced(fmt::format("consumer {}", i),
-                           take_until_end(q, out)),
+    for (int i = 1; i <= 3; ++i) {
+      auto name = fmt::format("consumer {}", i);
+      co_spawn(ex, tut::traced(name, take_until_end(q, name, out.log)),
                detached);
+    }
     co_spawn(ex, tut::traced("producer", two_items_then_close(q)), detached);
     co_return;
   });
-  return out;
 }
 
 }  // namespace
 
 TEST_CASE("every consumer sees the end of the stream, also those already "
           "waiting",
-          "[lesson06][task2]") {
-  auto actual = three_consumers<yours::async_queue>();
-  auto expected = three_consumers<reference::async_queue>();
-  grade::reference_runs(expected.run);
-  GRADE(!actual.run.threw<tut::deadlock_error>(),
-        grade::stalled(actual.run) +
-            fmt::format("Only {} of the 3 consumers saw the end of the "
-                        "stream; the others waited forever on an empty "
-                        "queue. The end of the stream is one message: the "
-                        "consumer that takes it must put it back "
-                        "(try_send) for the next one.",
-                        actual.exited),
-        actual.run, expected.run);
-  grade::expect_no_exception(actual.run, expected.run, "the consumers");
+          "[lesson06][task3]") {
+  auto c = compare([](auto s) { return three_consumers(s); });
+  auto saw_end = [](const std::vector<std::string>& log) {
+    return std::count_if(log.begin(), log.end(), [](const std::string& e) {
+      return e.find("saw the end") != std::string::npos;
+    });
+  };
+  expect_run_ends(c, "the consumers",
+                  fmt::format("{} of the 3 consumers saw the end of the "
+                              "stream; the others still waited for an item. "
+                              "The end is one message for all of them: each "
+                              "consumer that takes it puts it back for the "
+                              "next.",
+                              saw_end(c.actual.log)));
   auto sorted = [](std::vector<std::string> v) {
     std::sort(v.begin(), v.end());
     return v;
   };
-  GRADE(sorted(actual.items) == sorted(expected.items) &&
-            actual.exited == expected.exited &&
-            actual.run.seconds() == expected.run.seconds(),
-        fmt::format("the consumers took {} and {} of 3 exited, the last {}; "
-                    "expected {}, all 3 exiting {}, when the queue is "
-                    "closed",
-                    grade::list(actual.items), actual.exited,
-                    when(actual.run.seconds()), grade::list(expected.items),
-                    when(expected.run.seconds())),
-        actual.run, expected.run);
+  GRADE(sorted(c.actual.log) == sorted(c.expected.log),
+        fmt::format("three consumers waited; x and y were pushed at 1 s and "
+                    "the queue closed at 2 s. They saw {}; expected {}",
+                    grade::list(c.actual.log), grade::list(c.expected.log)),
+        c.actual.run, c.expected.run);
 }
 
-// ---- task 3 ---------------------------------------------------------------
+namespace {
+
+// A queue of 2 holds a and b; close() has to wait for room. A consumer
+// starts at 1 s and takes one item a second. After close() returns, a push
+// is refused.
+template <typename Queue>
+awaitable<void> slow_drain(shared<Queue> q, std::vector<std::string>& log) {
+  co_await tut::sleep(1s);
+  for (;;) {
+    auto next = co_await q->pop();
+    log.push_back(at("popped " + shown(next)));
+    if (!next) break;
+    co_await tut::sleep(1s);
+  }
+}
+
+template <typename Queue>
+recorded close_a_full_queue(side<Queue>) {
+  return record([](recorded& out) -> awaitable<void> {
+    auto ex = co_await asio::this_coro::executor;
+    auto q = std::make_shared<Queue>(ex, 2);
+    co_await q->push("a");
+    co_await q->push("b");
+    co_spawn(ex, tut::traced("consumer", slow_drain(q, out.log)), detached);
+    co_await tut::traced("close", q->close());
+    out.seen = at("close() returned");
+    try {
+      co_await q->push(item("late"));
+      out.seen += "; a push after close() went in";
+    } catch (const std::logic_error&) {
+      out.seen += "; a push after close() threw std::logic_error";
+    }
+  });
+}
+
+}  // namespace
+
+TEST_CASE("close on a full queue waits for room; the end still comes after "
+          "every item, and no push is taken after it",
+          "[lesson06][task3]") {
+  auto c = compare([](auto s) { return close_a_full_queue(s); });
+  GRADE(c.actual.seen == c.expected.seen,
+        fmt::format("a queue of capacity 2 held a and b, and a consumer "
+                    "started taking one item a second at 1 s: {}; expected "
+                    "{}. close() puts the end of the stream behind the items, "
+                    "so on a full queue it waits for room",
+                    c.actual.seen.empty() ? "close() never returned"
+                                          : c.actual.seen,
+                    c.expected.seen),
+        c.actual.run, c.expected.run);
+  expect_run_ends(c, "close",
+                  fmt::format("The consumer got {} and then waited for more: "
+                              "the end of the stream never came out.",
+                              grade::list(c.actual.log)));
+  expect_same_log(c, "the consumer got {}; expected {}");
+}
+
+// ---- Task 4: task_done and join ---------------------------------------------
 
 namespace {
 
 template <typename Queue>
 awaitable<void> handle_slowly(shared<Queue> q, int n) {
   for (int i = 0; i < n; ++i) {
-    auto item = co_await q->pop();
+    auto next = co_await q->pop();
     co_await tut::sleep(1s);
-    tut::note("consumer", "done " + shown(item));
+    tut::note("consumer", "done " + shown(next));
     q->task_done();
   }
 }
@@ -314,100 +557,217 @@ awaitable<void> join_at(shared<Queue> q, tut::clock::duration start) {
 }
 
 template <typename Queue>
-logged two_joiners() {
-  logged out;
-  out.run = grade::run([&]() -> awaitable<void> {
+recorded two_joiners(side<Queue>) {
+  return record([](recorded&) -> awaitable<void> {
     auto ex = co_await asio::this_coro::executor;
     auto q = std::make_shared<Queue>(ex, 5);
-    std::vector<std::string> items{"a", "b", "c"};
-    for (const auto& item : items) co_await q->push(item);
+    for (auto name : {"a", "b", "c"}) co_await q->push(item(name));
     co_spawn(ex, tut::traced("consumer", handle_slowly(q, 3)), detached);
     co_spawn(ex, tut::traced("join 1", join_at(q, 0s)), detached);
     co_spawn(ex, tut::traced("join 2", join_at(q, 1500ms)), detached);
   });
-  return out;
+}
+
+std::string join_ending(const tut::trace& t, std::string_view name) {
+  const auto* task = t.find(name);
+  if (!task || !task->end || task->error == "abandoned")  // a stalled run
+    return "never returned";
+  if (task->result == tut::outcome::done)
+    return "returned at " + secs(task->end->count());
+  return fmt::format("{} at {}{}",
+                     task->result == tut::outcome::cancelled
+                         ? "threw operation_aborted"
+                         : "failed",
+                     secs(task->end->count()),
+                     task->error.empty() ? "" : " (" + task->error + ")");
 }
 
 }  // namespace
 
 TEST_CASE("join waits until every item has been marked done, and wakes "
           "every task waiting in it",
-          "[lesson06][task3]") {
-  auto actual = two_joiners<yours::async_queue>();
-  auto expected = two_joiners<reference::async_queue>();
-  grade::reference_runs(expected.run);
-  const auto& yt = actual.run.trace;
-  const auto& rt = expected.run.trace;
-  GRADE(!actual.run.threw<tut::deadlock_error>(),
-        grade::stalled(actual.run) +
-            "join() never returned, although the consumer marked all 3 "
-            "items done by 3 s. The task_done() that brings the count to 0 "
-            "must wake every join(): cancel the all_done timer.",
-        actual.run, expected.run);
-  grade::expect_no_exception(actual.run, expected.run, "join");
-  GRADE(end_of(yt, "join 1") == end_of(rt, "join 1") &&
-            end_of(yt, "join 2") == end_of(rt, "join 2"),
-        fmt::format("join() returned {} and {}; the consumer marks the last "
-                    "of the 3 items done at 3 s, so both should return {}. "
-                    "join() waits until every item pushed has been marked "
-                    "done with task_done(), not merely taken out",
-                    when(end_of(yt, "join 1")), when(end_of(yt, "join 2")),
-                    when(end_of(rt, "join 1"))),
-        actual.run, expected.run);
+          "[lesson06][task4]") {
+  auto c = compare([](auto s) { return two_joiners(s); });
+  const auto& yt = c.actual.run.trace;
+  const auto& rt = c.expected.run.trace;
+  expect_run_ends(c, "join",
+                  fmt::format("The consumer marked all 3 items done by 3 s, "
+                              "and yet 'join 1' {} and 'join 2' {}: the "
+                              "task_done() that leaves no item unfinished "
+                              "wakes every task in join().",
+                              join_ending(yt, "join 1"),
+                              join_ending(yt, "join 2")));
+  auto first = join_ending(yt, "join 1"), second = join_ending(yt, "join 2");
+  GRADE(first == join_ending(rt, "join 1") &&
+            second == join_ending(rt, "join 2"),
+        fmt::format("the consumer marks the last of the 3 items done at 3 s. "
+                    "The two join() calls {}; both should have {}. join() "
+                    "waits until every item pushed has been marked done with "
+                    "task_done(), and then returns",
+                    first == second ? "both " + first
+                                    : first + " and " + second,
+                    join_ending(rt, "join 1")),
+        c.actual.run, c.expected.run);
 }
 
 namespace {
 
 template <typename Queue>
-awaitable<void> count_exactly(shared<Queue> q, std::vector<std::string>& log) {
-  co_await q->join();
-  log.push_back(at("join with nothing pushed returned"));
-  co_await q->push("a");
-  co_await q->pop();
-  q->task_done();
-  co_await q->join();
-  log.push_back(at("join after one item done returned"));
-  try {
-    q->task_done();
-    log.push_back("a second task_done() for one item was accepted");
-  } catch (const std::logic_error&) {
-    log.push_back("a second task_done() for one item threw logic_error");
-  }
-}
-
-template <typename Queue>
-logged nothing_unfinished() {
-  logged out;
-  out.run = grade::run([&]() -> awaitable<void> {
+recorded count_exactly(side<Queue>) {
+  return record([](recorded& out) -> awaitable<void> {
     auto q = std::make_shared<Queue>(co_await asio::this_coro::executor, 2);
-    co_await tut::traced("main", count_exactly(q, out.log));
+    co_await tut::traced("join", q->join());
+    out.log.push_back(at("join with nothing pushed returned"));
+    co_await q->push(item("a"));
+    co_await q->pop();
+    q->task_done();
+    co_await tut::traced("join again", q->join());
+    out.log.push_back(at("join after one item done returned"));
+    try {
+      q->task_done();
+      out.log.push_back("a second task_done() for one item was accepted");
+    } catch (const std::logic_error&) {
+      out.log.push_back("a second task_done() for one item threw logic_error");
+    }
   });
-  return out;
 }
 
 }  // namespace
 
 TEST_CASE("join returns at once when nothing is unfinished; one task_done "
           "too many throws",
-          "[lesson06][task3]") {
-  auto actual = nothing_unfinished<yours::async_queue>();
-  auto expected = nothing_unfinished<reference::async_queue>();
-  grade::reference_runs(expected.run);
-  GRADE(!actual.run.threw<tut::deadlock_error>(),
-        grade::stalled(actual.run) +
-            "join() waited although no item was unfinished: it waits only "
-            "while the count of unfinished items is above 0.",
-        actual.run, expected.run);
-  grade::expect_no_exception(actual.run, expected.run, "join and task_done");
-  GRADE(actual.log == expected.log,
-        fmt::format("{}; expected {}. task_done() for an item that was never "
-                    "pushed is a bug in the consumer: throw "
-                    "std::logic_error (asyncio raises ValueError)",
-                    grade::list(actual.log), grade::list(expected.log)),
-        actual.run, expected.run);
+          "[lesson06][task4]") {
+  auto c = compare([](auto s) { return count_exactly(s); });
+  expect_run_ends(c, "join and task_done",
+                  fmt::format("After {}, join() waited although no item was "
+                              "unfinished.",
+                              c.actual.log.empty()
+                                  ? "nothing was pushed"
+                                  : "one item was pushed, popped and marked "
+                                    "done"));
+  expect_same_log(c, "{}; expected {}. task_done() for an item that was never "
+                     "pushed is a bug of the consumer's: it throws "
+                     "std::logic_error (asyncio raises ValueError)");
 }
 
-// ---- task 4 ---------------------------------------------------------------
+namespace {
+
+// One item unfinished; a join() is cancelled at 1 s. At 2 s the item is
+// popped and marked done, and a new join() returns at once.
+template <typename Queue>
+recorded cancel_a_join(side<Queue>) {
+  return record([](recorded& out) -> awaitable<void> {
+    auto q = std::make_shared<Queue>(co_await asio::this_coro::executor, 2);
+    co_await q->push(item("unfinished"));
+    out.seen = co_await cancelled_at(q->join(), 1s);
+    co_await tut::sleep(1s);
+    co_await q->pop();
+    q->task_done();
+    co_await tut::traced("join again", q->join());
+    out.log.push_back(at("join() after the item was done returned"));
+  });
+}
+
+}  // namespace
+
+TEST_CASE("join cancelled while items are unfinished throws "
+          "operation_aborted; a later join still works",
+          "[lesson06][task4]") {
+  auto c = compare([](auto s) { return cancel_a_join(s); });
+  GRADE(c.actual.seen == c.expected.seen,
+        fmt::format("with one item unfinished, a join() was cancelled at 1 s "
+                    "(a cancellation signal bound to it). It {}; it should "
+                    "have {}: returning says every item is done, and one "
+                    "was not",
+                    c.actual.seen, c.expected.seen),
+        c.actual.run, c.expected.run);
+  expect_run_ends(c, "join",
+                  "After the cancelled join, the item was marked done at "
+                  "2 s, and a new join() never returned.");
+  GRADE(c.actual.log == c.expected.log,
+        fmt::format("{}; expected {}", grade::list(c.actual.log),
+                    grade::list(c.expected.log)),
+        c.actual.run, c.expected.run);
+}
+
+namespace {
+
+// A queue of 1 holds A; a push of B is cancelled at 1 s. At 1.5 s A is
+// popped and marked done: join() has nothing left to wait for.
+template <typename Queue>
+recorded join_after_a_cancelled_push(side<Queue>) {
+  return record([](recorded& out) -> awaitable<void> {
+    auto ex = co_await asio::this_coro::executor;
+    auto q = std::make_shared<Queue>(ex, 1);
+    co_await q->push(item("A"));
+    out.seen = co_await cancelled_at(q->push(item("B")), 1s);
+    co_await tut::sleep(500ms);
+    co_await q->pop();
+    q->task_done();
+    co_await tut::traced("join", q->join());
+    out.log.push_back(at("join() returned"));
+  });
+}
+
+}  // namespace
+
+TEST_CASE("a push that was cancelled is not waited for: join returns once "
+          "the items that went in are done",
+          "[lesson06][task4]") {
+  auto c = compare([](auto s) { return join_after_a_cancelled_push(s); });
+  expect_run_ends(c, "push and join",
+                  fmt::format("A queue of capacity 1 held A; the push of B "
+                              "was cancelled at 1 s ({}), and A was marked "
+                              "done at 1.5 s. join() then never returned: it "
+                              "waited for B, which never went in.",
+                              c.actual.seen));
+  expect_same_log(c, "A was marked done at 1.5 s, after the push of B was "
+                     "cancelled: {}; expected {}");
+}
+
+// ---- Task 5: the pipeline ---------------------------------------------------
+
+namespace {
+
+// Three items and the end in the queue; your consumer handles them (1 s
+// each) while the main task waits in join().
+template <typename Queue>
+recorded consume_while_joined(side<Queue>) {
+  return record([](recorded& out) -> awaitable<void> {
+    auto ex = co_await asio::this_coro::executor;
+    auto q = std::make_shared<Queue>(ex, 4);
+    for (auto name : {"a", "b", "c"}) co_await q->push(item(name));
+    co_await q->close();
+    co_spawn(ex, tut::traced("consumer", consumer(*q, out.log)), detached);
+    co_await tut::traced("join", q->join());
+    out.seen = at("join() returned");
+  });
+}
+
+}  // namespace
+
+TEST_CASE("consumer handles every item before marking it done: join "
+          "returns when the work is over",
+          "[lesson06][task5]") {
+  auto c = compare([](auto s) { return consume_while_joined(s); });
+  expect_run_ends(c, "consumer",
+                  fmt::format("Three items (1 s of handling each) and the end "
+                              "of the stream were in the queue; the consumer "
+                              "handled {}, and join() never returned.",
+                              grade::list(c.actual.log)));
+  expect_same_log(c, "the consumer's `handled` holds {}; expected {}");
+  GRADE(c.actual.seen == c.expected.seen &&
+            end_of(c.actual.run.trace, "consumer") ==
+                end_of(c.expected.run.trace, "consumer"),
+        fmt::format("three items of 1 s each: {}, and the consumer ended "
+                    "{}; expected {}, when the consumer ends {}. An item is "
+                    "done when its handling is over, not when it was taken",
+                    c.actual.seen,
+                    when(end_of(c.actual.run.trace, "consumer")),
+                    c.expected.seen,
+                    when(end_of(c.expected.run.trace, "consumer"))),
+        c.actual.run, c.expected.run);
+}
 
 namespace {
 
@@ -423,44 +783,63 @@ std::vector<std::string> all_items() {
   return items;
 }
 
-// The consumers still waiting when the run stalled (their rows end as
-// cancelled when the stalled loop is torn down).
-template <typename T>
-std::string never_ended(const grade::outcome<T>& run) {
+std::vector<std::string> rows(const tut::trace& t, std::string_view prefix,
+                              bool ended) {
   std::vector<std::string> names;
-  for (const auto& task : run.trace.tasks)
-    if (task.name.starts_with("consumer") &&
-        task.result != tut::outcome::done)
+  for (const auto& task : t.tasks)
+    if (task.name.starts_with(prefix) &&
+        (task.result == tut::outcome::done) == ended)
       names.push_back("'" + task.name + "'");
-  if (names.empty()) return "your tasks";
-  return fmt::format("{}", fmt::join(names, ", "));
+  return names;
 }
 
+// Items that went into the queue: the marks on the producers' rows.
+std::size_t pushed(const tut::trace& t) {
+  std::size_t n = 0;
+  for (const auto& task : t.tasks)
+    if (task.name.starts_with("producer")) n += task.events.size();
+  return n;
+}
+
+// A pipeline that stalled, in what the trace shows: who still waited, and
+// for what.
 template <typename T>
 void expect_pipeline_ends(const grade::outcome<T>& actual,
-                          const grade::outcome<T>& expected) {
+                          const grade::outcome<T>& expected, int consumers) {
   if (!actual.template threw<tut::deadlock_error>()) {
     grade::expect_no_exception(actual, expected, "run_pipeline");
     return;
   }
-  bool some_exited = false;
-  for (const auto& task : actual.trace.tasks)
-    some_exited |= task.name.starts_with("consumer") &&
-                   task.result == tut::outcome::done;
-  auto why =
-      some_exited
-          ? "Some consumers saw the end of the stream, the others never "
-            "did: the consumer that takes the end must put it back for "
-            "the next one."
-          : "The consumers never learn that the stream is over unless "
-            "someone ends it: once every producer is done, produce_all "
-            "must close() the queue, and each consumer stops when pop() "
-            "gives std::nullopt.";
+  const auto& t = actual.trace;
+  auto producing = rows(t, "producer", false);
+  auto waiting = rows(t, "consumer", false);
+  auto exited = rows(t, "consumer", true);
+  std::string what;
+  if (waiting.empty() && exited.empty())
+    what = fmt::format(
+        "No consumer ran ({} asked for): the producers pushed {} items, "
+        "filling the queue, and {} waited for room that nobody made.",
+        consumers, pushed(t), fmt::join(producing, ", "));
+  else if (!producing.empty())
+    what = fmt::format("{} still waited to push while {} waited for items.",
+                       fmt::join(producing, ", "),
+                       fmt::join(waiting, ", "));
+  else if (exited.empty())
+    what = fmt::format(
+        "Every producer was done ({} items pushed), and {} still waited for "
+        "an item: none of them ever got the end of the stream, which comes "
+        "out after the last item once every producer is done.",
+        pushed(t), fmt::join(waiting, ", "));
+  else
+    what = fmt::format(
+        "Every producer was done; {} got the end of the stream and exited, "
+        "but {} still waited for an item: the end reached only some of the "
+        "consumers.",
+        fmt::join(exited, ", "), fmt::join(waiting, ", "));
   FAIL(grade::explain(
-      fmt::format("your pipeline never finished: {} still waited on an "
-                  "empty queue when nothing else could run (tut::run: {}). "
-                  "{}",
-                  never_ended(actual), actual.error, why),
+      fmt::format("your pipeline of 3 producers and {} consumer(s) never "
+                  "finished (tut::run: {}). {}",
+                  consumers, actual.error, what),
       actual.trace, expected.trace));
 }
 
@@ -468,22 +847,21 @@ void expect_pipeline_ends(const grade::outcome<T>& actual,
 
 TEST_CASE("3 producers of 5 items and 2 consumers: every item is handled "
           "exactly once",
-          "[lesson06][task4]") {
+          "[lesson06][task5]") {
   auto actual = pipeline(yours::run_pipeline, 2, 2);
   auto expected = pipeline(reference::run_pipeline, 2, 2);
   grade::reference_runs(expected);
-  expect_pipeline_ends(actual, expected);
+  expect_pipeline_ends(actual, expected, 2);
   std::map<std::string, int> seen;
-  for (const auto& item : *actual.value) ++seen[item];
+  for (const auto& name : *actual.value) ++seen[name];
   std::vector<std::string> lost, twice;
-  for (const auto& item : all_items())
-    if (seen[item] == 0) lost.push_back(item);
-    else if (seen[item] > 1) twice.push_back(item);
+  for (const auto& name : all_items())
+    if (seen[name] == 0)
+      lost.push_back(name);
+    else if (seen[name] > 1)
+      twice.push_back(name);
   GRADE(lost.empty(),
-        fmt::format("{} of the 15 items {} never handled: {}, still in "
-                    "the queue when the stream ended. Asio's "
-                    "channel::close() throws away what is in the channel; "
-                    "the end of the stream must come out after the items.",
+        fmt::format("{} of the 15 items {} never handled: {}",
                     lost.size(), lost.size() == 1 ? "was" : "were",
                     grade::list(lost)),
         actual, expected);
@@ -495,20 +873,23 @@ TEST_CASE("3 producers of 5 items and 2 consumers: every item is handled "
 }
 
 TEST_CASE("throughput scales with the consumers: 1, 3 and 5 consumers",
-          "[lesson06][task4]") {
+          "[lesson06][task5]") {
   struct example {
     int consumers;
-    std::string msg;
   };
-  std::vector<example> cases{{1, "one consumer handles the 15 items in turn"},
-                             {3, "three consumers, five rounds"},
-                             {5, "five consumers, three rounds"}};
+  // One consumer handles the 15 items in turn; three take five rounds,
+  // five take three.
+  std::vector<example> cases{{1}, {3}, {5}};
   for (const auto& c : cases) {
     auto actual = pipeline(yours::run_pipeline, c.consumers, 2);
     auto expected = pipeline(reference::run_pipeline, c.consumers, 2);
     grade::reference_runs(expected);
-    INFO(c.msg);
-    expect_pipeline_ends(actual, expected);
+    expect_pipeline_ends(actual, expected, c.consumers);
+    auto started = rows(actual.trace, "consumer", true).size();
+    GRADE(started == static_cast<std::size_t>(c.consumers),
+          fmt::format("run_pipeline({}, 2) ran {} consumer(s)", c.consumers,
+                      started),
+          actual, expected);
     GRADE(actual.seconds() == expected.seconds(),
           fmt::format("with {} consumer(s) the pipeline handled {} of the "
                       "15 items in {}; it should handle all 15 in {}: the "
@@ -519,36 +900,19 @@ TEST_CASE("throughput scales with the consumers: 1, 3 and 5 consumers",
   }
 }
 
-TEST_CASE("the pipeline ends: once the producers are done, every consumer "
-          "exits",
-          "[lesson06][task4]") {
-  auto actual = pipeline(yours::run_pipeline, 3, 2);
-  auto expected = pipeline(reference::run_pipeline, 3, 2);
-  grade::reference_runs(expected);
-  expect_pipeline_ends(actual, expected);
-  std::vector<std::string> running;
-  for (const auto& task : actual.trace.tasks)
-    if (task.result != tut::outcome::done) running.push_back(task.name);
-  GRADE(running.empty(),
-        fmt::format("{} did not end well; every producer and consumer "
-                    "should be done",
-                    grade::list(running)),
-        actual, expected);
-}
-
 TEST_CASE("producers feel backpressure: with room for 2 items they finish "
           "only as the consumer catches up",
-          "[lesson06][task4]") {
+          "[lesson06][task5]") {
   auto actual = pipeline(yours::run_pipeline, 1, 2);
   auto expected = pipeline(reference::run_pipeline, 1, 2);
   grade::reference_runs(expected);
-  expect_pipeline_ends(actual, expected);
+  expect_pipeline_ends(actual, expected, 1);
   auto last_producer = [](const tut::trace& t) {
-    double at = -1;
+    double last = -1;
     for (const auto& task : t.tasks)
       if (task.name.starts_with("producer") && task.end)
-        at = std::max(at, task.end->count());
-    return at;
+        last = std::max(last, task.end->count());
+    return last;
   };
   GRADE(last_producer(actual.trace) == last_producer(expected.trace),
         fmt::format("the last producer was done {}; with one consumer "

@@ -2,7 +2,13 @@
 // reference on virtual time; a difference is explained in the lesson's words.
 #include "sides.hpp"
 
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <chrono>
+#include <csignal>
+#include <cstring>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -20,14 +26,15 @@ struct cleanup_on_exit {
   ~cleanup_on_exit() { tut::note(task, "cleanup"); }
 };
 
-// A fetch that takes `work`, then answers "<name> reply", or throws
+// A fetch that takes `work`, then answers "<name>: 200 OK, a page" (over 15
+// bytes, so that a reply read after its string is gone shows), or throws
 // std::runtime_error(failure) when `failure` is not empty.
 awaitable<std::string> fetch(std::string name, duration work,
                              std::string failure) {
   cleanup_on_exit cleanup{name};
   co_await tut::sleep(work);
   if (!failure.empty()) throw std::runtime_error(failure);
-  co_return name + " reply";
+  co_return name + ": 200 OK, a page";
 }
 
 // The fetch as a named task on the timeline.
@@ -159,6 +166,70 @@ void check_error_passes(const grade::outcome<T>& actual,
         actual, expected);
 }
 
+// A 5 s fetch with a limit of 2 s: at 2 s the fetch is cancelled and
+// cleans up, the timeout error comes out, and nothing is left running.
+// `not_cancelled` says what makes the cancellation happen.
+template <typename T>
+void check_times_out(const grade::outcome<T>& actual,
+                     const grade::outcome<T>& expected,
+                     const std::string& call,
+                     const std::string& not_cancelled) {
+  const auto* fetched = row(actual.trace, "fetch");
+  bool cancelled = fetched && fetched->result == tut::outcome::cancelled &&
+                   end_of(actual.trace, "fetch") == 2;
+  double returned = end_of(actual.trace, call);
+  std::string why = !cancelled ? " Nothing cancelled the fetch at 2 s. " +
+                                     not_cancelled
+                    : actual.value && returned == 2
+                        ? " A placeholder hides the timeout from the caller."
+                        : "";
+  GRADE(timed_out(actual) && returned == end_of(expected.trace, call),
+        fmt::format("a 5 s fetch with a limit of 2 s: {} {} at {}; past the "
+                    "limit it throws asio::system_error("
+                    "asio::error::timed_out), at 2 s.{}",
+                    call, ending(actual), secs(returned), why),
+        actual, expected);
+  auto cleanup = cleanup_of(actual.trace, "fetch");
+  GRADE(cancelled && cleanup == cleanup_of(expected.trace, "fetch"),
+        fmt::format("a 5 s fetch with a limit of 2 s: {} reported the timeout "
+                    "at {}, but the fetch {}{}. At the limit it is cancelled "
+                    "and cleans up, before the timeout is reported. {}",
+                    call, secs(returned), fate(actual.trace, "fetch"),
+                    cleanup ? fmt::format(" and cleaned up at {}",
+                                          secs(*cleanup))
+                            : ", without cleaning up",
+                    not_cancelled),
+        actual, expected);
+  GRADE(actual.seconds() == expected.seconds(),
+        fmt::format("the run went on until {}; once the timeout is reported "
+                    "at 2 s nothing of the fetch should be left",
+                    secs(actual.seconds())),
+        actual, expected);
+}
+
+// Before a test of what a timeout does besides, the timeout itself: a
+// fetch of `work` (failing with "connection refused" if `fails`) with a
+// limit of 2 s times out at 2 s. `what` says which task makes it so.
+template <typename Timeout>
+void expect_still_times_out(Timeout yours_f, Timeout reference_f,
+                            const std::string& call, duration work,
+                            bool fails, const std::string& what) {
+  auto actual = fails ? failing_fetch_within(yours_f, call, work, 2s)
+                      : fetch_within(yours_f, call, work, 2s);
+  auto expected = fails ? failing_fetch_within(reference_f, call, work, 2s)
+                        : fetch_within(reference_f, call, work, 2s);
+  if (!timed_out(expected))
+    FAIL("the reference solution failed this scenario: " + ending(expected));
+  GRADE(timed_out(actual) &&
+            end_of(actual.trace, call) == end_of(expected.trace, call),
+        fmt::format("a fetch that would {} at {}, with a limit of 2 s: {} {} "
+                    "at {}; it should throw the timeout error at 2 s. {}",
+                    fails ? "fail" : "answer", secs(tut::seconds(work).count()),
+                    call, ending(actual), secs(end_of(actual.trace, call)),
+                    what),
+        actual, expected);
+}
+
 // The attempts of fetch_with_retry, in order.
 std::vector<const tut::task_record*> attempts_of(const tut::trace& t) {
   std::vector<const tut::task_record*> out;
@@ -238,6 +309,155 @@ auto retry_run(Retry fetch_with_retry, yours::attempt_fn attempt,
   });
 }
 
+// ---- Cancelled by the caller ------------------------------------------------
+
+// Runs `call()` as the row `name`, a task whose cancellation slot is bound
+// to a signal (the way a task group or `||` reaches it), and emits the
+// signal at `at`. The run's value says how the call ended.
+template <typename Call>
+auto cancel_call(std::string name, Call call, duration at) {
+  return grade::run([=]() -> awaitable<std::string> {
+    auto r = co_await grade::cancel_after(tut::traced(name, call()), at);
+    if (r.ended() && r.exception && !r.aborted) {
+      try {
+        std::rethrow_exception(r.exception);
+      } catch (const asio::system_error& e) {
+        if (e.code() == asio::error::timed_out)
+          co_return fmt::format("threw the timeout error at {}",
+                                secs(r.ended_at.count()));
+      } catch (...) {
+      }
+    }
+    if (r.value)
+      co_return fmt::format("returned {} at {}", shown(*r.value),
+                            secs(r.ended_at.count()));
+    co_return grade::how_it_ended(r);
+  });
+}
+
+// `call`, cancelled by its caller at 1 s while `work` (a row that would run
+// on) still ran: it ends then, as a cancellation, and so does `work`.
+template <typename T>
+void check_cancelled_by_caller(const grade::outcome<T>& actual,
+                               const grade::outcome<T>& expected,
+                               const std::string& call,
+                               const std::string& work,
+                               const std::string& why) {
+  grade::reference_runs(expected);
+  grade::expect_no_exception(actual, expected, call);
+  GRADE(actual.value == expected.value,
+        fmt::format("{} was cancelled by its caller at 1 s (a cancellation "
+                    "signal bound to it), while {} still ran. It {}; it "
+                    "should have {}.{}",
+                    call, work, *actual.value, *expected.value,
+                    *actual.value == *expected.value ? ""
+                    : actual.value->find("multiple_exceptions") !=
+                            std::string::npos
+                        ? " Both sides of `||` failed (the cancelled work and "
+                          "the cancelled timer), and `||` reports both. With "
+                          "the work's failure as a value, the work's side "
+                          "ends the race, with the cancellation as its "
+                          "result."
+                        : " " + why),
+        actual, expected);
+  const auto* r = row(actual.trace, work);
+  bool stopped = r && r->result == tut::outcome::cancelled &&
+                 end_of(actual.trace, work) == end_of(expected.trace, work) &&
+                 cleanup_of(actual.trace, work) ==
+                     cleanup_of(expected.trace, work);
+  GRADE(stopped,
+        fmt::format("{} was cancelled at 1 s, and {} {}{}; it should be "
+                    "cancelled with it, and clean up, at 1 s",
+                    call, work, fate(actual.trace, work),
+                    cleanup_of(actual.trace, work) ? ""
+                                                   : " without cleaning up"),
+        actual, expected);
+}
+
+// ---- Code that crashes, in a process of its own ----------------------------
+
+// What a scenario run in a child process gave: its result, or what ended
+// the child.
+struct isolated {
+  bool crashed = false;
+  std::string result;  // what the scenario returned, or how the child died
+};
+
+// Runs `scenario()` (which returns a std::string) in a child process, so
+// that code which crashes there fails the test with a message instead of
+// ending the test program. The child's own output is thrown away.
+template <typename Scenario>
+isolated in_child_process(Scenario scenario) {
+  int pipe_fds[2];
+  if (pipe(pipe_fds) != 0) return {true, "no pipe for the child process"};
+  std::fflush(stdout);
+  std::fflush(stderr);
+  pid_t pid = fork();
+  if (pid < 0) return {true, "fork() failed"};
+  if (pid == 0) {
+    close(pipe_fds[0]);
+    int null = open("/dev/null", O_WRONLY);
+    dup2(null, STDOUT_FILENO);
+    dup2(null, STDERR_FILENO);
+    for (int s : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT})
+      std::signal(s, SIG_DFL);
+    std::string result;
+    try {
+      result = scenario();
+    } catch (const std::exception& e) {
+      result = std::string("threw ") + e.what();
+    }
+    for (std::size_t done = 0; done < result.size();) {
+      auto n = write(pipe_fds[1], result.data() + done, result.size() - done);
+      if (n <= 0) break;
+      done += static_cast<std::size_t>(n);
+    }
+    _exit(0);
+  }
+  close(pipe_fds[1]);
+  isolated out;
+  char buffer[4096];
+  for (ssize_t n; (n = read(pipe_fds[0], buffer, sizeof buffer)) > 0;)
+    out.result.append(buffer, static_cast<std::size_t>(n));
+  close(pipe_fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (WIFSIGNALED(status)) {
+    out = {true, fmt::format("it was killed by {}",
+                             strsignal(WTERMSIG(status)))};
+  } else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    out = {true, fmt::format("it stopped with exit status {}, as a "
+                             "sanitizer does when it finds an error",
+                             WEXITSTATUS(status))};
+  }
+  return out;
+}
+
+// with_timeout_signal around a fetch of 2 s with a limit of 2 s, while `k`
+// other timers started before it also expire at 2 s. The loop takes expired
+// timers from its queue in an order that depends on how many it holds; for
+// some `k` the fetch's comes first: the fetch answers and
+// with_timeout_signal returns, and its timer's callback runs after that,
+// in the same instant, with no error code. Each `k` from 0 to 4 is tried.
+template <typename Timeout>
+std::string timer_fires_as_the_fetch_answers(Timeout with_timeout_signal) {
+  std::vector<std::string> endings;
+  for (int k = 0; k <= 4; ++k) {
+    auto r = grade::run([=]() -> awaitable<std::string> {
+      auto ex = co_await asio::this_coro::executor;
+      for (int i = 0; i < k; ++i) co_spawn(ex, tut::sleep(2s), detached);
+      co_await tut::yield();
+      auto value = co_await tut::traced(
+          "with_timeout_signal",
+          with_timeout_signal(traced_fetch("fetch", 2s), 2s));
+      co_await tut::sleep(100ms);  // the late callback runs meanwhile
+      co_return value;
+    });
+    endings.push_back(ending(r));
+  }
+  return fmt::format("{}", fmt::join(endings, "; "));
+}
+
 }  // namespace
 
 // ---- Task 1: with_timeout, the `||` operator against a timer -------------
@@ -251,70 +471,40 @@ TEST_CASE("with_timeout: a fetch that ends in time gives its result as soon "
   check_in_time(actual, expected, "with_timeout");
 }
 
-TEST_CASE("with_timeout: a fetch that runs past the limit ends in the "
-          "timeout error, at the limit",
+TEST_CASE("with_timeout: a fetch that runs past the limit is cancelled and "
+          "cleans up at the limit, and the timeout error comes out then",
           "[lesson07][task1]") {
   auto actual = fetch_within(yours::with_timeout, "with_timeout", 5s, 2s);
   auto expected =
       fetch_within(reference::with_timeout, "with_timeout", 5s, 2s);
-  double returned = end_of(actual.trace, "with_timeout");
-  std::string why = !actual.value ? ""
-                    : returned == 2 ? "A placeholder hides the timeout from "
-                                      "the caller. "
-                                    : "Nothing raced the fetch against a "
-                                      "timer. ";
-  GRADE(timed_out(actual),
-        fmt::format("a 5 s fetch with a limit of 2 s: with_timeout {} at {}. "
-                    "{}Past the limit it must throw asio::system_error("
-                    "asio::error::timed_out)",
-                    ending(actual), secs(returned), why),
-        actual, expected);
-  GRADE(end_of(actual.trace, "with_timeout") ==
-            end_of(expected.trace, "with_timeout"),
-        fmt::format("the timeout came at {}; with a limit of 2 s it comes "
-                    "at {}",
-                    secs(end_of(actual.trace, "with_timeout")),
-                    secs(end_of(expected.trace, "with_timeout"))),
-        actual, expected);
+  check_times_out(actual, expected, "with_timeout",
+                  "A timeout must cancel the work: `||` cancels the loser "
+                  "and waits for it to stop.");
 }
 
-TEST_CASE("with_timeout: a timed-out fetch is cancelled, cleans up at the "
-          "limit, and nothing of it keeps running",
-          "[lesson07][task1]") {
-  auto actual = fetch_within(yours::with_timeout, "with_timeout", 5s, 2s);
-  auto expected =
-      fetch_within(reference::with_timeout, "with_timeout", 5s, 2s);
-  const auto* fetched = row(actual.trace, "fetch");
-  bool cancelled = fetched && fetched->result == tut::outcome::cancelled &&
-                   end_of(actual.trace, "fetch") == 2;
-  auto cleanup = cleanup_of(actual.trace, "fetch");
-  std::string reported =
-      timed_out(actual)
-          ? fmt::format("with_timeout reported the timeout at {}, but left "
-                        "the work running in the background. ",
-                        secs(end_of(actual.trace, "with_timeout")))
-          : "";
-  GRADE(cancelled && cleanup == cleanup_of(expected.trace, "fetch"),
-        fmt::format("a 5 s fetch with a limit of 2 s: the fetch {}{}; at the "
-                    "limit it should be cancelled and clean up. {}A timeout "
-                    "must cancel the work: `||` cancels the loser and waits "
-                    "for it to stop",
-                    fate(actual.trace, "fetch"),
-                    cleanup ? fmt::format(" and cleaned up at {}",
-                                          secs(*cleanup))
-                            : ", without cleaning up",
-                    reported),
-        actual, expected);
-  GRADE(actual.seconds() == expected.seconds(),
-        fmt::format("the run went on until {}; once the timeout is reported "
-                    "at 2 s nothing of the fetch should be left",
-                    secs(actual.seconds())),
-        actual, expected);
+TEST_CASE("with_timeout cancelled by its caller: the fetch is cancelled at "
+          "once, and the cancellation comes out as operation_aborted",
+          "[lesson07][task2]") {
+  auto run = [](auto with_timeout) {
+    return cancel_call(
+        "with_timeout",
+        [=] { return with_timeout(traced_fetch("fetch", 5s), 3s); }, 1s);
+  };
+  check_cancelled_by_caller(
+      run(yours::with_timeout), run(reference::with_timeout), "with_timeout",
+      "fetch",
+      "A caller's cancellation is not a timeout: it reaches both sides of "
+      "the race, and comes out as what it is.");
 }
 
 TEST_CASE("with_timeout: an error inside the fetch comes out at once, not "
           "as a timeout at the limit",
-          "[lesson07][task1]") {
+          "[lesson07][task2]") {
+  expect_still_times_out(yours::with_timeout, reference::with_timeout,
+                         "with_timeout", 3s, true,
+                         "An error that comes after the limit is too late: "
+                         "the timer has won by then, and the race keeps its "
+                         "timer.");
   auto actual =
       failing_fetch_within(yours::with_timeout, "with_timeout", 500ms, 2s);
   auto expected =
@@ -327,11 +517,11 @@ TEST_CASE("with_timeout: an error inside the fetch comes out at once, not "
       "that ends the race");
 }
 
-// ---- Task 2: with_timeout_signal, a timer firing a cancellation signal ---
+// ---- Task 3: with_timeout_signal, a timer firing a cancellation signal ---
 
 TEST_CASE("with_timeout_signal: a fetch that ends in time gives its result "
           "as soon as it ends",
-          "[lesson07][task2]") {
+          "[lesson07][task3]") {
   auto actual = fetch_within(yours::with_timeout_signal,
                              "with_timeout_signal", 1s, 3s);
   auto expected = fetch_within(reference::with_timeout_signal,
@@ -341,47 +531,22 @@ TEST_CASE("with_timeout_signal: a fetch that ends in time gives its result "
 
 TEST_CASE("with_timeout_signal: at the limit the signal cancels the fetch, "
           "it cleans up, and the timeout error comes out",
-          "[lesson07][task2]") {
+          "[lesson07][task3]") {
   auto actual = fetch_within(yours::with_timeout_signal,
                              "with_timeout_signal", 5s, 2s);
   auto expected = fetch_within(reference::with_timeout_signal,
                                "with_timeout_signal", 5s, 2s);
-  const auto* fetched = row(actual.trace, "fetch");
-  bool cancelled = fetched && fetched->result == tut::outcome::cancelled &&
-                   end_of(actual.trace, "fetch") == 2;
-  GRADE(cancelled,
-        fmt::format("a 5 s fetch with a limit of 2 s: the fetch {} and "
-                    "with_timeout_signal {} at {}. The signal never stopped "
-                    "the fetch: start the timer with async_wait, emit "
-                    "cancellation_type::terminal when it expires (a "
-                    "coroutine ignores partial and total), and bind the "
-                    "signal's slot to the co_spawn with "
-                    "asio::bind_cancellation_slot",
-                    fate(actual.trace, "fetch"), ending(actual),
-                    secs(end_of(actual.trace, "with_timeout_signal"))),
-        actual, expected);
-  GRADE(cleanup_of(actual.trace, "fetch") == cleanup_of(expected.trace,
-                                                        "fetch"),
-        "the fetch was cancelled but its cleanup did not run at 2 s", actual,
-        expected);
-  GRADE(timed_out(actual) && end_of(actual.trace, "with_timeout_signal") ==
-                                 end_of(expected.trace, "with_timeout_signal"),
-        fmt::format("the fetch was cancelled at 2 s; with_timeout_signal {} "
-                    "at {}: it should throw asio::system_error("
-                    "asio::error::timed_out) at 2 s",
-                    ending(actual),
-                    secs(end_of(actual.trace, "with_timeout_signal"))),
-        actual, expected);
-  GRADE(actual.seconds() == expected.seconds(),
-        fmt::format("the run went on until {}; once the timeout is reported "
-                    "at 2 s nothing should be left running",
-                    secs(actual.seconds())),
-        actual, expected);
+  check_times_out(actual, expected, "with_timeout_signal",
+                  "For the timer to cancel it, the timer must be started "
+                  "(async_wait), its callback must emit "
+                  "cancellation_type::terminal (a coroutine ignores partial "
+                  "and total), and the signal's slot must be bound to the "
+                  "spawned operation.");
 }
 
 TEST_CASE("with_timeout_signal: an error inside the fetch is passed on as "
           "it is, not reported as a timeout",
-          "[lesson07][task2]") {
+          "[lesson07][task3]") {
   auto actual = failing_fetch_within(yours::with_timeout_signal,
                                      "with_timeout_signal", 500ms, 2s);
   auto expected = failing_fetch_within(reference::with_timeout_signal,
@@ -391,11 +556,62 @@ TEST_CASE("with_timeout_signal: an error inside the fetch is passed on as "
                      "rethrow any other with std::rethrow_exception");
 }
 
-// ---- Task 3: run_within, one deadline over several awaits ----------------
+TEST_CASE("with_timeout_signal: the timer's callback may run after "
+          "with_timeout_signal has returned, and what it uses is still "
+          "there",
+          "[lesson07][task3]") {
+  auto actual = in_child_process([] {
+    return timer_fires_as_the_fetch_answers(yours::with_timeout_signal);
+  });
+  auto expected = in_child_process([] {
+    return timer_fires_as_the_fetch_answers(reference::with_timeout_signal);
+  });
+  if (expected.crashed)
+    FAIL("the reference solution failed this scenario: " + expected.result);
+  if (actual.crashed)
+    FAIL(fmt::format(
+        "with_timeout_signal crashed ({}) with a 2 s fetch and a limit of "
+        "2 s, while other timers also expired at 2 s. Then the fetch answers "
+        "in the instant the timer expires, and the timer's callback can run "
+        "after with_timeout_signal has returned, with no error code: what "
+        "the callback uses must still be there. Keep it in the shared state "
+        "and let the callback hold that state itself (captured by value), not "
+        "a local of the coroutine or a reference to one.",
+        actual.result));
+  if (actual.result != expected.result)
+    FAIL(fmt::format("a 2 s fetch with a limit of 2 s, with 0 to 4 other "
+                     "timers expiring at 2 s too: with_timeout_signal {}; "
+                     "expected {}",
+                     actual.result, expected.result));
+}
+
+// ---- Task 4: with_timeout_signal, the caller's cancellation ----------------
+
+TEST_CASE("with_timeout_signal cancelled by its caller: the fetch is "
+          "cancelled at once, not when the timer fires",
+          "[lesson07][task4]") {
+  expect_still_times_out(yours::with_timeout_signal,
+                         reference::with_timeout_signal, "with_timeout_signal",
+                         5s, false,
+                         "Passing the caller's cancellation on comes on top "
+                         "of the timer's (task 3).");
+  auto run = [](auto with_timeout_signal) {
+    return cancel_call(
+        "with_timeout_signal",
+        [=] { return with_timeout_signal(traced_fetch("fetch", 5s), 3s); }, 1s);
+  };
+  check_cancelled_by_caller(
+      run(yours::with_timeout_signal), run(reference::with_timeout_signal),
+      "with_timeout_signal", "fetch",
+      "The operation listens to the signal's slot, which the caller's "
+      "cancellation does not reach by itself: pass it on to the signal.");
+}
+
+// ---- Task 5: run_within, one deadline over several awaits ----------------
 
 TEST_CASE("run_within: steps that fit in the deadline all run, one after "
           "the other, results in order",
-          "[lesson07][task3]") {
+          "[lesson07][task5]") {
   auto scenario = [](auto run_within) {
     return grade::run([=] {
       std::vector<awaitable<std::string>> steps;
@@ -424,7 +640,7 @@ TEST_CASE("run_within: steps that fit in the deadline all run, one after "
 
 TEST_CASE("run_within: one deadline covers every step: three steps of "
           "800 ms within 2 s time out at 2 s, in the third",
-          "[lesson07][task3]") {
+          "[lesson07][task5]") {
   auto scenario = [](auto run_within) {
     return grade::run([=] {
       std::vector<awaitable<std::string>> steps;
@@ -448,10 +664,11 @@ TEST_CASE("run_within: one deadline covers every step: three steps of "
                     "Yours {} at {}{}",
                     ending(actual), secs(end_of(actual.trace, "run_within")),
                     !actual.value ? ""
-                    : all_ran     ? ": each step got a fresh 2 s of its own. "
-                                    "A deadline is one moment, tut::now() + "
-                                    "limit, fixed before the first step; "
-                                    "each step gets what is left of it"
+                    : all_ran     ? ": every step ran to its end, past the "
+                                    "deadline. A deadline is one moment, "
+                                    "tut::now() + limit, fixed before the "
+                                    "first step; each step gets what is left "
+                                    "of it"
                                   : ": past the deadline it must throw, not "
                                     "return what it has"),
         actual, expected);
@@ -465,11 +682,38 @@ TEST_CASE("run_within: one deadline covers every step: three steps of "
         actual, expected);
 }
 
-// ---- Task 4: fetch_with_retry, a timeout per attempt and a backoff -------
+TEST_CASE("run_within cancelled by its caller: the running step is "
+          "cancelled, no other starts, and the cancellation comes out",
+          "[lesson07][task5]") {
+  auto run = [](auto run_within) {
+    return cancel_call(
+        "run_within",
+        [=] {
+          std::vector<awaitable<std::string>> steps;
+          for (int n = 1; n <= 3; ++n)
+            steps.push_back(traced_fetch(fmt::format("step {}", n), 800ms));
+          return run_within(std::move(steps), 2s);
+        },
+        1s);
+  };
+  auto actual = run(yours::run_within);
+  auto expected = run(reference::run_within);
+  check_cancelled_by_caller(actual, expected, "run_within", "step 2",
+                            "The step that runs is cancelled with it.");
+  GRADE(!row(actual.trace, "step 3"),
+        fmt::format("run_within was cancelled at 1 s, in step 2, and yet "
+                    "step 3 started at {}",
+                    secs(row(actual.trace, "step 3")
+                             ? row(actual.trace, "step 3")->start.count()
+                             : 0)),
+        actual, expected);
+}
+
+// ---- Task 6: fetch_with_retry, a timeout per attempt and a backoff -------
 
 TEST_CASE("fetch_with_retry: attempts that time out are retried after a "
           "backoff that doubles: 500 ms, 1 s, 2 s",
-          "[lesson07][task4]") {
+          "[lesson07][task6]") {
   auto actual = retry_run(yours::fetch_with_retry, flaky_attempt, 5);
   auto expected = retry_run(reference::fetch_with_retry, flaky_attempt, 5);
   grade::expect_no_exception(actual, expected, "fetch_with_retry");
@@ -487,7 +731,7 @@ TEST_CASE("fetch_with_retry: attempts that time out are retried after a "
 
 TEST_CASE("fetch_with_retry: after the last attempt times out, the timeout "
           "error comes at once, without one more backoff",
-          "[lesson07][task4]") {
+          "[lesson07][task6]") {
   auto actual = retry_run(yours::fetch_with_retry, hanging_attempt, 3);
   auto expected = retry_run(reference::fetch_with_retry, hanging_attempt, 3);
   auto tried = attempts_of(actual.trace).size();
@@ -510,7 +754,7 @@ TEST_CASE("fetch_with_retry: after the last attempt times out, the timeout "
 }
 
 TEST_CASE("fetch_with_retry: an error that is not a timeout is not retried",
-          "[lesson07][task4]") {
+          "[lesson07][task6]") {
   auto actual = retry_run(yours::fetch_with_retry, refused_attempt, 3);
   auto expected = retry_run(reference::fetch_with_retry, refused_attempt, 3);
   auto tried = attempts_of(actual.trace).size();
@@ -521,9 +765,35 @@ TEST_CASE("fetch_with_retry: an error that is not a timeout is not retried",
                     secs(end_of(actual.trace, "fetch_with_retry")),
                     timed_out(actual)
                         ? "The 404 came out of with_timeout as a timeout: "
-                          "with_timeout must pass other errors on (task 1)"
+                          "with_timeout must pass other errors on (task 2)"
                         : "Asking again will not make a 404 go away: retry "
                           "only asio::error::timed_out and rethrow anything "
                           "else"),
+        actual, expected);
+}
+
+TEST_CASE("fetch_with_retry cancelled while it waits between attempts: no "
+          "attempt more, and the cancellation comes out",
+          "[lesson07][task6]") {
+  // Attempt 1 hangs and times out at 1 s; the backoff then runs until
+  // 1.5 s, and the caller cancels at 1.25 s.
+  auto run = [](auto fetch_with_retry) {
+    return cancel_call(
+        "fetch_with_retry",
+        [=] { return fetch_with_retry(hanging_attempt, 3, 1s, 500ms); },
+        1250ms);
+  };
+  auto actual = run(yours::fetch_with_retry);
+  auto expected = run(reference::fetch_with_retry);
+  grade::reference_runs(expected);
+  grade::expect_no_exception(actual, expected, "fetch_with_retry");
+  auto tried = attempts_of(actual.trace).size();
+  GRADE(*actual.value == *expected.value && tried == 1,
+        fmt::format("attempt 1 timed out at 1 s, and fetch_with_retry was "
+                    "cancelled at 1.25 s, while it waited to try again. It "
+                    "{} after {} attempt{}; it should have {} after 1: a "
+                    "cancellation is not a timeout, and is never retried",
+                    *actual.value, tried, tried == 1 ? "" : "s",
+                    *expected.value),
         actual, expected);
 }

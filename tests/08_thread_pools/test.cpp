@@ -28,11 +28,11 @@ double ms_of(duration d) { return tut::seconds(d).count(); }
 
 // ---- Task 1, on virtual time ---------------------------------------------
 
-// A request handler that holds the loop's thread: it waits 25 ms like a
-// good task, then computes for 120 ms without giving the loop back.
-awaitable<void> greedy_handler() {
-  co_await tut::sleep(25ms);
-  tut::block_for(120ms);
+// A request handler that holds the loop's thread: it waits `after` like a
+// good task, then computes for `hold` without giving the loop back.
+awaitable<void> greedy_handler(duration after, duration hold) {
+  co_await tut::sleep(after);
+  tut::block_for(hold);
 }
 
 // When worst_lag returned, in seconds of loop time.
@@ -41,12 +41,20 @@ double watched_until(const tut::trace& t) {
   return row && row->end ? row->end->count() : 0;
 }
 
+// worst_lag(10 ms, 10): a tick every 10 ms. With the greedy handlers, one
+// holds the loop from 25 ms to 145 ms (the tick due at 30 ms comes 115 ms
+// late), and one from 212 ms to 220 ms (the last tick, due at 215 ms, comes
+// 5 ms late).
 template <typename WorstLag>
-auto measure(WorstLag worst_lag, bool with_greedy_handler) {
+auto measure(WorstLag worst_lag, bool with_greedy_handlers) {
   return grade::run([=]() -> awaitable<duration> {
-    if (with_greedy_handler)
-      co_spawn(co_await asio::this_coro::executor,
-               tut::traced("greedy handler", greedy_handler()), detached);
+    auto ex = co_await asio::this_coro::executor;
+    if (with_greedy_handlers) {
+      co_spawn(ex, tut::traced("greedy handler", greedy_handler(25ms, 120ms)),
+               detached);
+      co_spawn(ex, tut::traced("short handler", greedy_handler(212ms, 8ms)),
+               detached);
+    }
     co_return co_await tut::traced("worst_lag", worst_lag(10ms, 10));
   });
 }
@@ -192,7 +200,8 @@ struct work_seen {
 };
 
 // Work that holds its thread for 40 ms (CPU-heavy or blocking: a password
-// hash, a blocking call), then answers "hashed" or throws.
+// hash, a blocking call), then answers "hashed: a digest of the password"
+// or throws.
 std::function<std::string()> hold_for_40ms(work_seen& seen, loop_watch& w,
                                            bool fail) {
   return [&seen, &w, fail] {
@@ -205,8 +214,8 @@ std::function<std::string()> hold_for_40ms(work_seen& seen, loop_watch& w,
       seen.thread = std::this_thread::get_id();
       seen.loop_ticks = after - before;
     }
-    if (fail) throw std::invalid_argument("bad input: 42");
-    return std::string("hashed");
+    if (fail) throw std::invalid_argument("bad input: 42 is not a password");
+    return std::string("hashed: a digest of the password");
   };
 }
 
@@ -228,8 +237,14 @@ to_thread_run run_to_thread(ToThread to_thread, bool fail) {
   out.run = run_real([&]() -> awaitable<std::string> {
     watched_loop loop(co_await asio::this_coro::executor, watch);
     out.loop_thread = std::this_thread::get_id();
-    auto value = co_await tut::traced(
-        "to_thread", to_thread(pool, hold_for_40ms(seen, watch, fail)));
+    std::string value;
+    try {
+      value = co_await tut::traced(
+          "to_thread", to_thread(pool, hold_for_40ms(seen, watch, fail)));
+    } catch (...) {
+      out.resumed_on = std::this_thread::get_id();
+      throw;
+    }
     out.resumed_on = std::this_thread::get_id();
     {
       std::lock_guard lock(seen.mutex);
@@ -414,7 +429,7 @@ TEST_CASE("with nothing blocking the loop, every tick is on time: the worst "
 }
 
 TEST_CASE("a handler that holds the loop for 120 ms makes a tick 115 ms "
-          "late, and worst_lag reports it",
+          "late, and worst_lag reports the worst tick",
           "[lesson08][task1]") {
   auto actual = measure(yours::worst_lag, true);
   auto expected = measure(reference::worst_lag, true);
@@ -422,13 +437,19 @@ TEST_CASE("a handler that holds the loop for 120 ms makes a tick 115 ms "
   GRADE(actual.value == expected.value,
         fmt::format("worst_lag reported {}; the greedy handler held the "
                     "loop from 25 ms to 145 ms, so the tick due at 30 ms "
-                    "came {} late. {}",
+                    "came {} late (and a short handler made the last tick "
+                    "5 ms late).{}",
                     secs(ms_of(*actual.value)), secs(ms_of(*expected.value)),
                     watched_until(actual.trace) < 0.145
-                        ? "Yours stopped watching before that tick came: "
-                          "co_await tut::sleep(interval) on every tick"
-                        : "Keep the largest lag of all the ticks, not the "
-                          "last one"),
+                        ? " Yours stopped watching before that tick came: "
+                          "each tick sleeps `interval` on the loop"
+                    : *actual.value == 5ms
+                        ? " That is the last tick's lateness: keep the "
+                          "largest of all the ticks"
+                    : *actual.value < 1ms
+                        ? " On the loop's clock (tut::now()) that tick is "
+                          "due at 30 ms and fires at 145 ms"
+                        : ""),
         actual, expected);
 }
 
@@ -440,9 +461,11 @@ TEST_CASE("to_thread runs the work on a pool thread while the loop keeps "
   check_waited(actual, expected);
   GRADE(actual.work_thread != actual.loop_thread,
         fmt::format("the work ran on the loop's own thread: for its 40 ms "
-                    "the loop ticked {} times and stalled for {}. Awaiting "
-                    "asio::post(pool, ...) does not move a coroutine; "
-                    "co_spawn the work on the pool's executor",
+                    "the loop ticked {} times and stalled for {}. It must "
+                    "run on a thread of the pool: spawned on the pool's "
+                    "executor (awaiting asio::post(pool, ...) hops to the "
+                    "pool and straight back, and the coroutine's own "
+                    "executor is the loop's)",
                     actual.loop_ticks, secs(ms_of(actual.max_lag))),
         actual.run, expected.run);
   GRADE(actual.loop_ticks > 0,
@@ -471,7 +494,7 @@ TEST_CASE("to_thread hands the work's result back, on the loop's thread",
 }
 
 TEST_CASE("an exception thrown by the work comes out of co_await to_thread "
-          "as itself",
+          "as itself, on the loop",
           "[lesson08][task2]") {
   require_waiting_to_thread();
   auto actual = run_to_thread(yours::to_thread, true);
@@ -491,11 +514,141 @@ TEST_CASE("an exception thrown by the work comes out of co_await to_thread "
                           "it into a value and drop it)",
                           expected.run.error, shown(actual.run.value)),
         actual.run, expected.run);
+  GRADE(actual.resumed_on == actual.loop_thread,
+        "the work's exception came out of `co_await to_thread(...)` on "
+        "another thread than the loop's: the caller's catch block ran beside "
+        "the loop instead of on it",
+        actual.run, expected.run);
+}
+
+namespace {
+
+// What the cancelled caller's work saw. The caller keeps a label (over 15
+// bytes) in its frame, and the work reads it by reference after 40 ms, as
+// work on a pool often reads the caller's data. A marker in the caller's
+// frame, destroyed before the label, says when the frame is gone, under
+// the same lock the work reads with: the work never reads a label that is
+// gone, it reports it.
+struct cancelled_work {
+  std::mutex mutex;
+  bool caller_gone = false;
+  bool ended = false;
+  std::string read;        // the label as the work read it, or "<gone>"
+  tut::seconds ended_at{0};
+};
+
+struct frame_marker {
+  cancelled_work& seen;
+  ~frame_marker() {
+    std::lock_guard lock(seen.mutex);
+    seen.caller_gone = true;
+  }
+};
+
+template <typename ToThread>
+awaitable<std::string> caller_of(ToThread to_thread, asio::thread_pool& pool,
+                                 cancelled_work& seen) {
+  std::string label = "the label in the caller's frame";
+  frame_marker marker{seen};
+  std::function<std::string()> work = [&label, &seen] {
+    tut::block_for(40ms);
+    std::lock_guard lock(seen.mutex);
+    seen.read = seen.caller_gone ? std::string("<gone>") : label;
+    seen.ended = true;
+    seen.ended_at = tut::seconds(tut::now().time_since_epoch());
+    return "hashed: " + seen.read;
+  };
+  co_return co_await to_thread(pool, std::move(work));
+}
+
+struct cancelled_run {
+  grade::outcome<std::string> run;  // value: how to_thread ended
+  bool work_ended = false;
+  std::string read;
+  double work_ended_after = 0;      // seconds after the scenario began
+  double caller_ended_after = -1;
+};
+
+// to_thread with work of 40 ms, cancelled at 10 ms through a signal bound
+// to the caller. The loop stays up until the work has ended, and the pool
+// is joined before the loop goes away.
+template <typename ToThread>
+cancelled_run cancel_to_thread(ToThread to_thread) {
+  cancelled_run out;
+  cancelled_work seen;
+  asio::thread_pool pool(2);
+  auto start = tut::seconds(tut::now().time_since_epoch());
+  out.run = run_real([&]() -> awaitable<std::string> {
+    auto r = co_await grade::cancel_after(
+        tut::traced("to_thread", caller_of(to_thread, pool, seen)), 10ms);
+    for (int i = 0; i < 1000; ++i) {
+      {
+        std::lock_guard lock(seen.mutex);
+        if (seen.ended) break;
+      }
+      co_await tut::sleep(2ms);
+    }
+    pool.join();  // what the work posts back must find the loop
+    co_await tut::yield();
+    if (r.ended()) out.caller_ended_after = (r.ended_at - start).count();
+    // In words, without the (real) time.
+    if (r.value) co_return "returned \"" + *r.value + "\"";
+    if (r.aborted) co_return "ended with operation_aborted";
+    if (r.exception)
+      co_return fmt::format("threw {}: {}", grade::type_name(r.exception),
+                            r.error);
+    co_return "never ended";
+  });
+  pool.join();
+  out.work_ended = seen.ended;
+  out.read = seen.read;
+  out.work_ended_after = (seen.ended_at - start).count();
+  return out;
+}
+
+std::string ms_after(double s) {
+  return fmt::format("{:.0f} ms", s * 1000);
+}
+
+}  // namespace
+
+TEST_CASE("to_thread cancelled while the work runs: it waits for the work, "
+          "then comes out as operation_aborted",
+          "[lesson08][task3]") {
+  require_waiting_to_thread();
+  auto actual = cancel_to_thread(yours::to_thread);
+  auto expected = cancel_to_thread(reference::to_thread);
+  grade::reference_runs(expected.run);
+  expect_finished(actual.run, expected.run, "to_thread");
+  grade::expect_no_exception(actual.run, expected.run, "the cancelled caller");
+  GRADE(actual.work_ended,
+        "the caller was cancelled at 10 ms, and the work on the pool never "
+        "ended: work on a thread cannot be stopped, and runs to its end",
+        actual.run, expected.run);
+  GRADE(actual.read == expected.read,
+        fmt::format("the caller was cancelled at 10 ms; its to_thread came "
+                    "back {} after the start, while the work ran on the pool "
+                    "until {}. The work then read the caller's label "
+                    "(captured by reference), and the caller's frame was "
+                    "gone: it read {}. A cancelled to_thread still waits "
+                    "for the work to end",
+                    ms_after(actual.caller_ended_after),
+                    ms_after(actual.work_ended_after),
+                    actual.read == "<gone>" ? "nothing, the label was gone"
+                                            : "\"" + actual.read + "\""),
+        actual.run, expected.run);
+  GRADE(*actual.run.value == *expected.run.value,
+        fmt::format("the caller was cancelled at 10 ms, while the work ran "
+                    "(40 ms); its to_thread {}; it should have {}: the work "
+                    "ran to its end, but a cancelled caller hears the "
+                    "cancellation, not the result",
+                    *actual.run.value, *expected.run.value),
+        actual.run, expected.run);
 }
 
 TEST_CASE("while the server holds a request, the loop keeps running: fetch "
           "does not block it",
-          "[lesson08][task3]") {
+          "[lesson08][task4]") {
   auto actual = fetch_page(yours::fetch, 60ms, "/pages/report");
   auto expected = fetch_page(reference::fetch, 60ms, "/pages/report");
   expect_finished(actual.run, expected.run, "fetch");
@@ -508,16 +661,16 @@ TEST_CASE("while the server holds a request, the loop keeps running: fetch "
   GRADE(ticks > 0,
         fmt::format("while the server held your request for 60 ms the loop "
                     "ticked {} times, and the lag monitor saw it stalled "
-                    "for {}: blocking_get held the loop's thread. Run it "
-                    "through to_thread, and make sure to_thread (task 2) "
-                    "really uses the pool",
+                    "for {}: the request was waited for on the loop's "
+                    "thread. blocking_get goes through to_thread, and "
+                    "to_thread (task 2) runs it on the pool",
                     ticks, secs(ms_of(actual.max_lag))),
         actual.run, expected.run);
 }
 
 TEST_CASE("a page the server does not have comes out of fetch as "
           "std::runtime_error",
-          "[lesson08][task3]") {
+          "[lesson08][task4]") {
   require_waiting_to_thread();
   auto actual = fetch_page(yours::fetch, 0ms, "/missing");
   auto expected = fetch_page(reference::fetch, 0ms, "/missing");
@@ -538,7 +691,7 @@ TEST_CASE("a page the server does not have comes out of fetch as "
 
 TEST_CASE("two fetches started together overlap: the server holds both at "
           "once, and the bodies come back in order",
-          "[lesson08][task4]") {
+          "[lesson08][task5]") {
   auto actual = fetch_two_pages(yours::fetch_both);
   auto expected = fetch_two_pages(reference::fetch_both);
   expect_finished(actual.run, expected.run, "fetch_both");
@@ -555,7 +708,7 @@ TEST_CASE("two fetches started together overlap: the server holds both at "
             ? fmt::format("the server held at most {} of your requests at "
                           "a time, and the loop did not tick while it held "
                           "them: fetch holds the loop, so nothing else can "
-                          "start meanwhile. Make fetch pass (task 3) first",
+                          "start meanwhile. Make fetch pass (task 4) first",
                           actual.peak)
             : fmt::format("the server held at most {} of your requests at "
                           "a time: the second fetch started when the first "
