@@ -511,11 +511,11 @@ TEST_CASE("merge gives each item as soon as it is there, from either "
       auto at = item.rfind(" at ");
       out.push_back(short_name(item.substr(0, at)) + item.substr(at));
     }
-    return fmt::format("{}", fmt::join(out, ", "));
+    return fmt::format("[{}]", fmt::join(out, ", "));
   };
   GRADE(mine == theirs,
-        fmt::format("{} gave\n  {}\nexpected\n  {}", what, shown(mine),
-                    shown(theirs)),
+        fmt::format("{} gave the items in this order: {}; expected: {}",
+                    what, shown(mine), shown(theirs)),
         c.actual, c.expected);
 }
 
@@ -644,6 +644,12 @@ run_t::serve_fn serving(serve_fn serve, upstream::feed_config cfg) {
          (name.error().empty() ? std::string()                            \
                                : ": serve() threw " + name.error()));
 
+events::event_log refused() {
+  events::event_log log;
+  log.end = ending::refused;
+  return log;
+}
+
 // One GET /items, read by an event client, until it ends, `leave` says to
 // go, or `limit` passes.
 grade::outcome<events::event_log> read_feed(
@@ -652,7 +658,7 @@ grade::outcome<events::event_log> read_feed(
   return grade::run_real([&]() -> awaitable<events::event_log> {
     events::reader r(co_await asio::this_coro::executor, &seen);
     if (!co_await r.start(port, harness::get("/items")))
-      co_return events::event_log{ending::refused};
+      co_return refused();
     co_return co_await tut::traced("GET /items", r.read(limit, leave));
   });
 }
@@ -922,7 +928,7 @@ TEST_CASE("a client that leaves mid-stream stops it at once: the fetch under "
     auto out = grade::run_real([&]() -> awaitable<events::event_log> {
       events::reader r(co_await asio::this_coro::executor, &seen);
       if (!co_await r.start(server.port(), harness::get("/items")))
-        co_return events::event_log{ending::refused};
+        co_return refused();
       auto log = co_await tut::traced("GET /items, leaving after 1 event",
                                       r.read(2s, {1, reset}));
       completed_at_close = seen.completed;
