@@ -1,0 +1,2 @@
+#include "lesson.hpp"
+int main() { return 0; }
