@@ -172,6 +172,21 @@ db::options options_for(const scratch& s, probe& p, int readers = 4,
   return o;
 }
 
+// What every scenario on real threads stands on: a file, the probe on its
+// connections, and the loop watch the probe reads.
+struct test_ground {
+  scratch dir;
+  probe p;
+  loop_watch watch;
+  db::options opts;
+  explicit test_ground(int readers = 4, std::chrono::milliseconds latency = 0ms) {
+    p.watch = &watch;
+    opts = options_for(dir, p, readers, latency);
+  }
+};
+
+constexpr int lane_flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+
 // A query that would take a second, 1 ms a row (tick), unless stopped.
 constexpr int runaway_rows = 1000;
 const std::string runaway_sql =
@@ -225,6 +240,12 @@ std::string show(const sqlite::rows& rows) {
 std::string show(const std::optional<sqlite::rows>& rows) {
   return rows ? show(*rows) : "nothing";
 }
+std::string show(const std::optional<std::optional<shop::dashboard>>& d) {
+  if (!d) return "nothing";
+  if (!*d) return "no dashboard";
+  return shop::to_json(**d);
+}
+
 std::string rows_word(std::size_t n) {
   return fmt::format("{} row{}", n, n == 1 ? "" : "s");
 }
@@ -257,6 +278,13 @@ const side reference_side{reference::call, reference::open_database,
                           reference::read, reference::write,
                           reference::add_user, reference::find_users,
                           reference::load_dashboard};
+
+// The same scenario, run through your code and through the reference.
+template <typename Scenario>
+auto both_sides(Scenario scenario) {
+  auto actual = scenario(your_side);
+  return std::pair{std::move(actual), scenario(reference_side)};
+}
 
 // ============================================================================
 // Task 1: query, blocking, on a connection of the test's own
@@ -402,14 +430,11 @@ struct call_run {
 template <typename MakeWork>
 call_run run_call(const side& s, MakeWork make_work) {
   call_run out;
-  scratch dir;
-  probe p;
-  loop_watch watch;
-  p.watch = &watch;
-  auto opts = options_for(dir, p);
+  test_ground g;
+  auto& p = g.p;
   out.run = real_time::run([&]() -> awaitable<sqlite::rows> {
-    watched_loop loop(co_await asio::this_coro::executor, watch);
-    db::lane lane("test lane", opts, 1, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    watched_loop loop(co_await asio::this_coro::executor, g.watch);
+    db::lane lane("test lane", g.opts, 1, lane_flags);
     out.loop_thread = std::this_thread::get_id();
     std::exception_ptr error;
     sqlite::rows rows;
@@ -559,16 +584,13 @@ template <typename Body>
 auto with_shop(const side& s, Body body, settings set = {}) {
   using T = typename std::invoke_result_t<Body&, db::database&, probe&>::value_type;
   shop_run<T> out;
-  scratch dir;
-  fill(dir);
-  probe p;
-  loop_watch watch;
-  p.watch = &watch;
-  auto opts = options_for(dir, p, set.readers, set.latency);
+  test_ground g(set.readers, set.latency);
+  auto& p = g.p;
+  fill(g.dir);
   out.t0 = p.t0 = steady::now();
   out.run = real_time::run([&]() -> awaitable<T> {
-    watched_loop loop(co_await asio::this_coro::executor, watch);
-    auto d = co_await s.open(opts);
+    watched_loop loop(co_await asio::this_coro::executor, g.watch);
+    auto d = co_await s.open(g.opts);
     std::exception_ptr error;
     std::optional<T> value;
     try {
@@ -589,7 +611,7 @@ auto with_shop(const side& s, Body body, settings set = {}) {
     co_return std::move(*value);
   }, 3000ms);
   out.calls = p.calls();
-  auto c = look_at(dir);
+  auto c = look_at(g.dir);
   out.journal_mode = sqlite::as<std::string>(select(c, "PRAGMA journal_mode").at(0).at(0));
   out.users_after = count(c, "SELECT count(*) FROM users");
   return out;
@@ -607,6 +629,18 @@ void expect_ran(const shop_run<A>& actual, const shop_run<B>& expected,
                     : "";
   GRADE(actual.run.ok(),
         fmt::format("{} {}{}", doing, what_it_did(actual.run), pasted),
+        actual.run, expected.run);
+}
+
+// Both runs of `doing` returned, and the same value; `what` says what
+// returned it.
+template <typename A>
+void expect_same_value(const shop_run<A>& actual, const shop_run<A>& expected,
+                       std::string_view doing, std::string_view what) {
+  expect_ran(actual, expected, doing);
+  GRADE(actual.run.value == expected.run.value,
+        fmt::format("{} {}\n  expected {}", what, show(actual.run.value),
+                    show(expected.run.value)),
         actual.run, expected.run);
 }
 
@@ -654,13 +688,8 @@ TEST_CASE("four reads at once run side by side, one on each reader",
           "[lesson14][task3]") {
   require_query();
   require_call();
-  auto actual = four_reads(your_side);
-  auto expected = four_reads(reference_side);
-  expect_ran(actual, expected, "four reads at once");
-  GRADE(actual.run.value == expected.run.value,
-        fmt::format("the four reads returned {}; expected {}",
-                    show(actual.run.value), show(expected.run.value)),
-        actual.run, expected.run);
+  auto [actual, expected] = both_sides(four_reads);
+  expect_same_value(actual, expected, "four reads at once", "the four reads returned");
   auto on_writer = std::count_if(actual.calls.begin(), actual.calls.end(),
                                  [](const probe::call& c) { return !c.read_only; });
   GRADE(on_writer == 0,
@@ -703,13 +732,9 @@ TEST_CASE("a write goes to the writer, and a read after it sees the row",
           "[lesson14][task3]") {
   require_query();
   require_call();
-  auto actual = write_then_read(your_side);
-  auto expected = write_then_read(reference_side);
-  expect_ran(actual, expected, "a write, then a read of the row");
-  GRADE(actual.run.value == expected.run.value,
-        fmt::format("after the write had returned, the read gave {}; expected {}",
-                    show(actual.run.value), show(expected.run.value)),
-        actual.run, expected.run);
+  auto [actual, expected] = both_sides(write_then_read);
+  expect_same_value(actual, expected, "a write, then a read of the row",
+                    "after the write had returned, the read gave");
   GRADE(actual.users_after == expected.users_after,
         fmt::format("afterwards the file holds {} users; expected {}",
                     actual.users_after, expected.users_after),
@@ -737,8 +762,7 @@ TEST_CASE("in WAL mode a write does not wait for a read: it ends while a "
           "200 ms read still runs",
           "[lesson14][task3]") {
   require_read_write();
-  auto actual = write_during_read(your_side);
-  auto expected = write_during_read(reference_side);
+  auto [actual, expected] = both_sides(write_during_read);
   expect_ran(actual, expected, "a write during a long read");
   const auto& read = actual.find("the long read");
   GRADE(read.label == "the long read",
@@ -747,16 +771,20 @@ TEST_CASE("in WAL mode a write does not wait for a read: it ends while a "
         actual.run, expected.run);
   auto write_end = actual.at(*actual.run.value);
   auto read_end = actual.at(read.end);
+  auto why = !read.read_only
+                 ? ". The read ran on the writer's connection, so the write "
+                   "waited behind it, in the writer's line"
+             : actual.journal_mode != "wal"
+                 ? fmt::format(". The file is in journal mode '{}': with a "
+                               "rollback journal a write must wait until no "
+                               "one reads; in WAL mode it waits for no reader",
+                               actual.journal_mode)
+                 : std::string();
   GRADE(write_end < read_end,
         fmt::format("the write started at 50 ms, while a read of 200 ms ran, "
-                    "and ended at {:.0f} ms, {} the read ({:.0f} ms). The file "
-                    "is in journal mode '{}'{}",
+                    "and ended at {:.0f} ms, {} the read ({:.0f} ms){}",
                     write_end, write_end < read_end ? "before" : "after",
-                    read_end, actual.journal_mode,
-                    actual.journal_mode == "wal"
-                        ? ""
-                        : ": with a rollback journal a write must wait until "
-                          "no one reads; in WAL mode it waits for no reader"),
+                    read_end, why),
         actual.run, expected.run);
 }
 
@@ -771,8 +799,7 @@ TEST_CASE("the readers are read-only: a statement that writes fails on them",
           "[lesson14][task3]") {
   require_query();
   require_call();
-  auto actual = read_that_writes(your_side);
-  auto expected = read_that_writes(reference_side);
+  auto [actual, expected] = both_sides(read_that_writes);
   expect_finished(actual.run, expected.run, "read(d, \"INSERT ...\")");
   GRADE(actual.run.error_type == "sqlite::error" && actual.run.error == expected.run.error,
         actual.run.ok() && actual.users_after > expected.users_after
@@ -826,8 +853,7 @@ TEST_CASE("add_user stores the name and the e-mail as they are, quotes and "
           "all, and returns the new id",
           "[lesson14][task4]") {
   require_read_write();
-  auto actual = add_tricky_users(your_side);
-  auto expected = add_tricky_users(reference_side);
+  auto [actual, expected] = both_sides(add_tricky_users);
   expect_ran(actual, expected, "add_user");
   GRADE(actual.run.value == expected.run.value && actual.users_after == expected.users_after,
         fmt::format("after add_user(\"{}\", ...) and add_user(\"Robert'); DROP "
@@ -859,8 +885,7 @@ TEST_CASE("find_users binds the name: a quote in it is found, an injection "
           "finds nobody",
           "[lesson14][task4]") {
   require_read_write();
-  auto actual = find_tricky_names(your_side);
-  auto expected = find_tricky_names(reference_side);
+  auto [actual, expected] = both_sides(find_tricky_names);
   expect_ran(actual, expected, "find_users");
   const char* names[] = {"Siobhán O'Brien-Fitzgerald", "nobody' OR '1'='1",
                          "x'; DROP TABLE users; --"};
@@ -882,12 +907,6 @@ TEST_CASE("find_users binds the name: a quote in it is found, an injection "
         actual.run, expected.run);
 }
 
-std::string show(const std::optional<std::optional<shop::dashboard>>& d) {
-  if (!d) return "nothing";
-  if (!*d) return "no dashboard";
-  return shop::to_json(**d);
-}
-
 auto dashboard_of(const side& s, std::int64_t user_id) {
   return with_shop(s, [&s, user_id](db::database& d, probe&) {
     return tut::traced(fmt::format("load_dashboard({})", user_id),
@@ -899,28 +918,28 @@ TEST_CASE("load_dashboard reads the user, the orders and the "
           "recommendations at the same time",
           "[lesson14][task4]") {
   require_read_write();
-  auto actual = dashboard_of(your_side, 7);
-  auto expected = dashboard_of(reference_side, 7);
-  expect_ran(actual, expected, "load_dashboard(d, 7)");
-  GRADE(actual.run.value == expected.run.value,
-        fmt::format("load_dashboard(d, 7) returned {}\n  expected {}",
-                    show(actual.run.value), show(expected.run.value)),
-        actual.run, expected.run);
+  auto [actual, expected] = both_sides([](const side& s) { return dashboard_of(s, 7); });
+  expect_same_value(actual, expected, "load_dashboard(d, 7)", "load_dashboard(d, 7) returned");
   GRADE(actual.reader_peak >= 3,
-        fmt::format("the readers ran at most {} of the dashboard's reads at "
-                    "once (each waits 40 ms here, a slow disk), and the "
-                    "dashboard took {}; its three reads need no result of "
-                    "each other, so all three can run at once, in {}",
-                    actual.reader_peak, secs(actual.run.seconds()),
-                    secs(expected.run.seconds())),
+        actual.reader_peak == 0
+            ? fmt::format("none of the dashboard's reads ran on the readers, "
+                          "and it took {}: reads go to the readers, which can "
+                          "run all three at once, in {}",
+                          secs(actual.run.seconds()), secs(expected.run.seconds()))
+            : fmt::format("the readers ran at most {} of the dashboard's reads "
+                          "at once (each waits 40 ms here, a slow disk), and "
+                          "the dashboard took {}; its three reads need no "
+                          "result of each other, so all three can run at once, "
+                          "in {}",
+                          actual.reader_peak, secs(actual.run.seconds()),
+                          secs(expected.run.seconds())),
         actual.run, expected.run);
 }
 
 TEST_CASE("load_dashboard of a user who does not exist is no dashboard",
           "[lesson14][task4]") {
   require_read_write();
-  auto actual = dashboard_of(your_side, 999);
-  auto expected = dashboard_of(reference_side, 999);
+  auto [actual, expected] = both_sides([](const side& s) { return dashboard_of(s, 999); });
   expect_ran(actual, expected, "load_dashboard(d, 999)");
   GRADE(actual.run.value == expected.run.value,
         fmt::format("load_dashboard(d, 999), for a user who does not exist, "
@@ -1006,6 +1025,18 @@ auto transaction_of(InTransaction in_transaction, const side& s, ending how,
   });
 }
 
+// A transaction that ends `how`, through your in_transaction and through the
+// reference's, once your read and write work; both must have finished.
+auto transactions(ending how, beside_write* yours_beside = nullptr,
+                  beside_write* reference_beside = nullptr) {
+  require_read_write();
+  auto actual = transaction_of(yours::in_transaction, your_side, how, yours_beside);
+  auto expected = transaction_of(reference::in_transaction, reference_side, how,
+                                 reference_beside);
+  expect_finished(actual.run, expected.run, "in_transaction");
+  return std::pair{std::move(actual), std::move(expected)};
+}
+
 template <typename T>
 void expect_left_clean(const shop_run<T>& actual, const shop_run<T>& expected,
                        std::string_view after) {
@@ -1035,9 +1066,7 @@ void expect_rolled_back(const shop_run<T>& actual, const shop_run<T>& expected,
 TEST_CASE("a transaction whose body ends commits: its rows are there for "
           "everyone",
           "[lesson14][task5]") {
-  require_read_write();
-  auto actual = transaction_of(yours::in_transaction, your_side, ending::commit);
-  auto expected = transaction_of(reference::in_transaction, reference_side, ending::commit);
+  auto [actual, expected] = transactions(ending::commit);
   expect_ran(actual, expected, "in_transaction");
   GRADE(actual.users_after == expected.users_after,
         fmt::format("after the transaction that added 2 users, the file holds "
@@ -1050,10 +1079,7 @@ TEST_CASE("a transaction whose body ends commits: its rows are there for "
 TEST_CASE("a body that throws rolls everything back, and the exception "
           "comes out as itself",
           "[lesson14][task5]") {
-  require_read_write();
-  auto actual = transaction_of(yours::in_transaction, your_side, ending::throw_error);
-  auto expected = transaction_of(reference::in_transaction, reference_side, ending::throw_error);
-  expect_finished(actual.run, expected.run, "in_transaction");
+  auto [actual, expected] = transactions(ending::throw_error);
   GRADE(actual.run.error_type == expected.run.error_type && actual.run.error == expected.run.error,
         fmt::format("the body threw std::domain_error (\"{}\"), and "
                     "in_transaction {}",
@@ -1077,10 +1103,7 @@ bool aborted(const std::exception_ptr& e) {
 TEST_CASE("a transaction cancelled while its body waits rolls back, and "
           "comes out as operation_aborted",
           "[lesson14][task5]") {
-  require_read_write();
-  auto actual = transaction_of(yours::in_transaction, your_side, ending::wait_to_be_cancelled);
-  auto expected = transaction_of(reference::in_transaction, reference_side, ending::wait_to_be_cancelled);
-  expect_finished(actual.run, expected.run, "in_transaction, cancelled");
+  auto [actual, expected] = transactions(ending::wait_to_be_cancelled);
   GRADE(aborted(actual.run.exception),
         fmt::format("cancelled at 150 ms while its body waited, "
                     "in_transaction {}; expected it to throw "
@@ -1094,11 +1117,8 @@ TEST_CASE("a transaction cancelled while its body waits rolls back, and "
 TEST_CASE("a write from another task waits for the transaction, and is not "
           "part of it",
           "[lesson14][task5]") {
-  require_read_write();
   beside_write yours_beside, reference_beside;
-  auto actual = transaction_of(yours::in_transaction, your_side, ending::throw_error, &yours_beside);
-  auto expected = transaction_of(reference::in_transaction, reference_side, ending::throw_error, &reference_beside);
-  expect_finished(actual.run, expected.run, "in_transaction beside a write");
+  auto [actual, expected] = transactions(ending::throw_error, &yours_beside, &reference_beside);
   const auto* write = actual.run.trace.find("other task's write");
   auto ended = write && write->end ? secs(write->end->count()) : std::string("never");
   GRADE(yours_beside.returned,
@@ -1141,14 +1161,11 @@ struct cancel_run {
 template <typename Scenario>
 cancel_run run_cancel(const side& s, Scenario scenario) {
   cancel_run out;
-  scratch dir;
-  probe p;
-  loop_watch watch;
-  p.watch = &watch;
-  auto opts = options_for(dir, p);
+  test_ground g;
+  auto& p = g.p;
   out.run = real_time::run([&]() -> awaitable<grade::cancelled_run<sqlite::rows>> {
-    watched_loop loop(co_await asio::this_coro::executor, watch);
-    db::lane lane("test lane", opts, 1, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    watched_loop loop(co_await asio::this_coro::executor, g.watch);
+    db::lane lane("test lane", g.opts, 1, lane_flags);
     auto r = co_await scenario(lane, p);
     co_await back_to_loop();
     out.next = co_await tut::traced("the next job", reference::call(lane, slow_select("the next job", 0)));
@@ -1184,14 +1201,21 @@ void expect_cancelled(const cancel_run& actual, const cancel_run& expected,
         actual.run, expected.run);
 }
 
+// A cancellation scenario through your call and the reference's, once your
+// call works; both must have finished, and the reference as it should.
+template <typename Scenario>
+auto cancellations(Scenario scenario, std::string_view doing) {
+  require_call();
+  auto both = both_sides(scenario);
+  expect_finished(both.first.run, both.second.run, doing);
+  grade::reference_runs(both.second.run);
+  return both;
+}
+
 TEST_CASE("a query cancelled while it runs is interrupted at once, and comes "
           "out as operation_aborted",
           "[lesson14][task6]") {
-  require_call();
-  auto actual = cancel_runaway(your_side);
-  auto expected = cancel_runaway(reference_side);
-  expect_finished(actual.run, expected.run, "the cancelled query");
-  grade::reference_runs(expected.run);
+  auto [actual, expected] = cancellations(cancel_runaway, "the cancelled query");
   GRADE(actual.interrupted,
         fmt::format("cancelled at 50 ms, the query ran on to row {} of {}: "
                     "its statement was never interrupted "
@@ -1210,11 +1234,7 @@ TEST_CASE("a query cancelled while it runs is interrupted at once, and comes "
 
 TEST_CASE("after an interrupt the connection answers the next query",
           "[lesson14][task6]") {
-  require_call();
-  auto actual = cancel_runaway(your_side);
-  auto expected = cancel_runaway(reference_side);
-  expect_finished(actual.run, expected.run, "the cancelled query, then another");
-  grade::reference_runs(expected.run);
+  auto [actual, expected] = cancellations(cancel_runaway, "the cancelled query, then another");
   GRADE(actual.next == expected.next,
         fmt::format("after the cancelled query, the next job on the same "
                     "connection returned {}; expected {}",
@@ -1241,11 +1261,7 @@ auto cancel_queued(const side& s) {
 TEST_CASE("a job cancelled while it waits in line never runs, and comes out "
           "as operation_aborted",
           "[lesson14][task6]") {
-  require_call();
-  auto actual = cancel_queued(your_side);
-  auto expected = cancel_queued(reference_side);
-  expect_finished(actual.run, expected.run, "the job cancelled in line");
-  grade::reference_runs(expected.run);
+  auto [actual, expected] = cancellations(cancel_queued, "the job cancelled in line");
   auto ran = std::count_if(actual.calls.begin(), actual.calls.end(), [](const probe::call& c) {
     return c.label == "the job cancelled in line";
   });
@@ -1275,11 +1291,7 @@ auto timeout_runaway(const side& s) {
 TEST_CASE("a timeout raced with || stops the query too, and frees its "
           "connection",
           "[lesson14][task6]") {
-  require_call();
-  auto actual = timeout_runaway(your_side);
-  auto expected = timeout_runaway(reference_side);
-  expect_finished(actual.run, expected.run, "a query raced against a timeout");
-  grade::reference_runs(expected.run);
+  auto [actual, expected] = cancellations(timeout_runaway, "a query raced against a timeout");
   auto race = actual.run.value ? actual.run.value->ended_at.count() : 0;
   GRADE(actual.interrupted && actual.rows_ticked < runaway_rows / 2,
         fmt::format("the timeout of 50 ms won the race, but the query went on "
