@@ -13,6 +13,9 @@ find_package(PkgConfig REQUIRED)
 pkg_check_modules(httplib REQUIRED IMPORTED_TARGET cpp-httplib>=0.11)
 add_library(httplib::httplib ALIAS PkgConfig::httplib)
 
+# SQLite (libsqlite3-dev), for lesson 14: SQLite::SQLite3.
+find_package(SQLite3 3.35 REQUIRED)  # 3.35: INSERT ... RETURNING
+
 # Standalone Asio (libasio-dev 1.22.1) is header-only.
 find_path(ASIO_INCLUDE_DIR asio.hpp REQUIRED)
 if(NOT EXISTS "${ASIO_INCLUDE_DIR}/asio/experimental/awaitable_operators.hpp")
