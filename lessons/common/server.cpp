@@ -231,7 +231,8 @@ awaitable<bool> respond(server& srv, connection& c,
   bool keep = client_keeps && !srv.stopping && c.buffer.size() >= ctx.consumed_;
   if (ctx.head_sent_) {  // door 1: the handler wrote its reply
     bool ended = how == ending::sent && !ctx.gone_;
-    if (ended && ctx.chunked_) ended = co_await ctx.write("0\r\n\r\n");
+    if (ended && ctx.chunked_ && !head_only)
+      ended = co_await ctx.write("0\r\n\r\n");
     ctx.finish(how == ending::failed ? how : ended ? ending::sent : ending::gone);
     co_return ended && keep && ctx.chunked_;
   }
