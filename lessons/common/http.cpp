@@ -89,14 +89,6 @@ bool plausible_header_line(std::string_view partial) {
   return true;
 }
 
-// The methods of RFC 9110 (and PATCH): any other is unknown, 501.
-bool known_method(std::string_view m) {
-  for (std::string_view known : {"GET", "HEAD", "POST", "PUT", "DELETE",
-                                 "CONNECT", "OPTIONS", "TRACE", "PATCH"})
-    if (m == known) return true;
-  return false;
-}
-
 }  // namespace
 
 bool iequals(std::string_view a, std::string_view b) {
