@@ -93,7 +93,18 @@ route_match find_route(const server& srv, std::string_view method,
       if (r.method == "GET") allow += ", HEAD";
     }
   }
-  if (!known_method(method)) {
+  if (method == "OPTIONS" && (path == "*" || !allow.empty())) {
+    // What the path (or, for *, the server) takes (RFC 9110, 9.3.7).
+    if (path == "*")
+      for (const auto& r : srv.routes)
+        if (allow.find(r.method) == std::string::npos) {
+          if (!allow.empty()) allow += ", ";
+          allow += r.method;
+          if (r.method == "GET") allow += ", HEAD";
+        }
+    m.refusal = http::response{.status = 204};
+    m.refusal.extra_headers = "Allow: " + allow + "\r\n";
+  } else if (!known_method(method)) {
     m.refusal = http::json_error(501, "unknown method");
   } else if (allow.empty()) {
     m.refusal = http::json_error(404, "not found");

@@ -296,6 +296,9 @@ TEST_CASE("routes: {name} segments, HEAD on GET, 404, 405 with Allow, 501",
         {"DELETE /items/42 HTTP/1.1\r\nHost: a\r\n\r\n", 405, "Allow: GET, HEAD"},
         {"GET /body HTTP/1.1\r\nHost: a\r\n\r\n", 405, "Allow: POST"},
         {"BREW /items/42 HTTP/1.1\r\nHost: a\r\n\r\n", 501, ""},
+        {"OPTIONS /items/42 HTTP/1.1\r\nHost: a\r\n\r\n", 204, "Allow: GET, HEAD"},
+        {"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", 204,
+         "Allow: GET, HEAD, POST"},
     };
     for (const auto& w : cases) {
       auto r = co_await exchange(port, w.request, 1s);
