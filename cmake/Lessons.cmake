@@ -197,7 +197,7 @@ endfunction()
 # tested on its own, beside the fuzz targets of its parsers (scripts/fuzz).
 function(add_common_tests)
   set(dir ${PROJECT_SOURCE_DIR}/tests/common)
-  add_executable(test_common ${dir}/http_test.cpp)
+  add_executable(test_common ${dir}/http_test.cpp ${dir}/server_test.cpp)
   target_link_libraries(test_common PRIVATE
     asynclings_common tut tut_grading Catch2::Catch2WithMain asynclings_options)
   if(ASYNCLINGS_PCH)

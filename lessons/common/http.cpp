@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cstdint>
@@ -83,18 +84,24 @@ bool plausible_request_line(std::string_view partial) {
   return true;
 }
 
+// The start of a version, after the request line's second space: what can
+// still become HTTP/1.0 or HTTP/1.1 is 0, junk 400, another HTTP version
+// 505.
+int implausible_version(std::string_view partial_line) {
+  auto sp1 = partial_line.find(' ');
+  auto sp2 = sp1 == std::string_view::npos ? sp1 : partial_line.find(' ', sp1 + 1);
+  if (sp2 == std::string_view::npos) return 0;
+  auto v = partial_line.substr(sp2 + 1);
+  if (!v.empty() && v.back() == '\r') v.remove_suffix(1);
+  for (std::string_view good : {"HTTP/1.1", "HTTP/1.0"})
+    if (good.starts_with(v)) return 0;
+  return v.starts_with("HTTP/") && v.size() > 5 && is_digit(v[5]) ? 505 : 400;
+}
+
 bool plausible_header_line(std::string_view partial) {
   for (unsigned char c : partial)
     if (c != '\r' && !is_field_char(c)) return false;
   return true;
-}
-
-// The methods of RFC 9110 (and PATCH): any other is unknown, 501.
-bool known_method(std::string_view m) {
-  for (std::string_view known : {"GET", "HEAD", "POST", "PUT", "DELETE",
-                                 "CONNECT", "OPTIONS", "TRACE", "PATCH"})
-    if (m == known) return true;
-  return false;
 }
 
 }  // namespace
@@ -159,8 +166,13 @@ parse_result parse_request(std::string_view in, const limits& lim) {
   // The request line: METHOD SP target SP HTTP/1.x CRLF
   auto eol = find_line_end(in, pos);
   if (eol.bad) return fail(400, "lines must end in CRLF");
-  if (eol.end == std::string_view::npos)
+  if (eol.end == std::string_view::npos) {
+    if (int status = implausible_version(in.substr(pos)))
+      return fail(status, status == 505
+                              ? "only HTTP/1.0 and HTTP/1.1 are supported"
+                              : "malformed HTTP version");
     return need_more(plausible_request_line(in.substr(pos)));
+  }
   if (eol.end > lim.max_head) return fail(431, "request line too long");
   std::string_view line = in.substr(pos, eol.end - pos);
   pos = eol.end + 2;
@@ -177,8 +189,6 @@ parse_result parse_request(std::string_view in, const limits& lim) {
   r.req.target = line.substr(sp1 + 1, sp2 - sp1 - 1);
   std::string_view version = line.substr(sp2 + 1);
 
-  if (r.req.target.front() != '/')
-    return fail(400, "the target must be a path starting with /");
   for (std::size_t i = 0; i < r.req.target.size(); ++i) {
     unsigned char c = r.req.target[i];
     if (!is_target_char(c)) return fail(400, "malformed target");
@@ -187,10 +197,31 @@ parse_result parse_request(std::string_view in, const limits& lim) {
                      !is_hex(r.req.target[i + 2])))
       return fail(400, "malformed percent-escape in the target");
   }
-  auto question = r.req.target.find('?');
-  r.req.path = r.req.target.substr(0, question);
+  // The origin form, /path?query; or the absolute form, http://host/path,
+  // which a server must accept too (RFC 9112, 3.2.2): its path is what
+  // follows the authority.
+  std::string_view origin = r.req.target;
+  if (r.req.method == "CONNECT")  // authority-form: for proxies
+    return fail(501, "CONNECT is not supported");
+  if (origin == "*") {  // asterisk-form: the server as a whole
+    if (r.req.method != "OPTIONS")
+      return fail(400, "the target * is for OPTIONS only");
+  } else if (origin.front() != '/') {
+    auto scheme = origin.find("://");
+    if (scheme == std::string_view::npos ||
+        !(iequals(origin.substr(0, scheme), "http") ||
+          iequals(origin.substr(0, scheme), "https")))
+      return fail(400, "the target must be a path starting with /");
+    origin.remove_prefix(scheme + 3);
+    auto end = std::min(origin.find_first_of("/?"), origin.size());
+    if (end == 0) return fail(400, "no host in the target");
+    origin.remove_prefix(end);
+  }
+  auto question = origin.find('?');
+  r.req.path = origin.substr(0, question);
+  if (r.req.path.empty()) r.req.path = "/";
   if (question != std::string_view::npos)
-    r.req.query = r.req.target.substr(question + 1);
+    r.req.query = origin.substr(question + 1);
 
   if (version.size() != 8 || !version.starts_with("HTTP/") ||
       !is_digit(version[5]) || version[6] != '.' || !is_digit(version[7]))
@@ -208,6 +239,8 @@ parse_result parse_request(std::string_view in, const limits& lim) {
   for (;;) {
     eol = find_line_end(in, pos);
     if (eol.bad) return fail(400, "lines must end in CRLF");
+    if (pos < in.size() && (in[pos] == ' ' || in[pos] == '\t'))
+      return fail(400, "folded header lines are not allowed");
     if (eol.end == std::string_view::npos)
       return need_more(plausible_header_line(in.substr(pos)));
     if (eol.end + 2 > lim.max_head) return fail(431, "request head too large");
@@ -219,8 +252,6 @@ parse_result parse_request(std::string_view in, const limits& lim) {
     }
     pos = eol.end + 2;
     if (++count > lim.max_headers) return fail(431, "too many headers");
-    if (line.front() == ' ' || line.front() == '\t')
-      return fail(400, "folded header lines are not allowed");
     auto colon = line.find(':');
     if (colon == 0 || colon == std::string_view::npos)
       return fail(400, "malformed header");

@@ -42,7 +42,7 @@ struct limits {
 // parser.
 struct request {
   std::string_view method;   // "GET"
-  std::string_view target;   // "/sleep?ms=100"
+  std::string_view target;   // "/sleep?ms=100" (or "http://host/sleep?...")
   std::string_view path;     // "/sleep"
   std::string_view query;    // "ms=100"
   int minor_version = 1;     // HTTP/1.<minor_version>

@@ -93,7 +93,18 @@ route_match find_route(const server& srv, std::string_view method,
       if (r.method == "GET") allow += ", HEAD";
     }
   }
-  if (!known_method(method)) {
+  if (method == "OPTIONS" && (path == "*" || !allow.empty())) {
+    // What the path (or, for *, the server) takes (RFC 9110, 9.3.7).
+    if (path == "*")
+      for (const auto& r : srv.routes)
+        if (allow.find(r.method) == std::string::npos) {
+          if (!allow.empty()) allow += ", ";
+          allow += r.method;
+          if (r.method == "GET") allow += ", HEAD";
+        }
+    m.refusal = http::response{.status = 204};
+    m.refusal.extra_headers = "Allow: " + allow + "\r\n";
+  } else if (!known_method(method)) {
     m.refusal = http::json_error(501, "unknown method");
   } else if (allow.empty()) {
     m.refusal = http::json_error(404, "not found");
@@ -231,7 +242,8 @@ awaitable<bool> respond(server& srv, connection& c,
   bool keep = client_keeps && !srv.stopping && c.buffer.size() >= ctx.consumed_;
   if (ctx.head_sent_) {  // door 1: the handler wrote its reply
     bool ended = how == ending::sent && !ctx.gone_;
-    if (ended && ctx.chunked_) ended = co_await ctx.write("0\r\n\r\n");
+    if (ended && ctx.chunked_ && !head_only)
+      ended = co_await ctx.write("0\r\n\r\n");
     ctx.finish(how == ending::failed ? how : ended ? ending::sent : ending::gone);
     co_return ended && keep && ctx.chunked_;
   }

@@ -47,6 +47,10 @@
 //     (ending::gone). Each f runs once, the last registered first, on the
 //     loop; it must not throw (an async release can be co_spawned from it).
 //
+// (g++ 12 mishandles a temporary made with braces inside a co_await
+// expression, such as co_await ctx.send_head(http::response{...}): it is
+// freed twice. Make the head a local variable first.)
+//
 // A request's body is read when its handler asks (co_await ctx.body()), as
 // FastAPI's `await request.body()`: a client that sent "Expect:
 // 100-continue" gets "100 Continue" then, and a handler that refuses the

@@ -1,4 +1,4 @@
-"""Lesson 10's endpoints in FastAPI: the Python program the lesson translates.
+"""Lesson 11's endpoints in FastAPI: the Python program lessons 10 and 11 translate.
 
 Run with uvicorn, one worker (scripts/bench does this):
 

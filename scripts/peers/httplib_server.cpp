@@ -1,4 +1,4 @@
-// Lesson 10's endpoints served the classic way: cpp-httplib with its default
+// Lesson 11's endpoints served the classic way: cpp-httplib with its default
 // thread pool, one thread per request (8 threads on a small machine). Each
 // handler is plain blocking code, which reads well; the price shows under
 // I/O-bound load: a thread that sleeps or waits for an upstream serves no one
@@ -140,7 +140,7 @@ private:
       auto message = std::move(jobs_.front());
       jobs_.pop_front();
       lock.unlock();
-      std::this_thread::sleep_for(50ms);  // a job's wait, as in lesson 10
+      std::this_thread::sleep_for(50ms);  // a job's wait, as in lesson 11
       for (auto& ch : message)
         if (ch == '\n' || ch == '\r') ch = ' ';
       std::ofstream(log_file_, std::ios::app) << message << '\n';

@@ -2,8 +2,8 @@
 // plainest coroutine server there is. One coroutine per connection reads
 // until a blank line and answers the same JSON every time; a request for
 // /sleep?ms=N first waits N ms on a timer. No parser, no router, no limits,
-// no timeouts, no shutdown: nothing lesson 10's server has. What lesson
-// 10's server reaches against it is what its care costs.
+// no timeouts, no shutdown: nothing the lessons' server has. What the
+// lessons' server reaches against it is what its care costs.
 //
 //   bench_plain_asio_server --port 8000
 #include <asio.hpp>

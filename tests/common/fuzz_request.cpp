@@ -9,7 +9,8 @@
 //   - a complete request lies inside the bytes it was parsed from, and its
 //     parts are consistent (the head is head_size bytes, the whole request
 //     head_size + Content-Length, the body is all there or not at all, the
-//     path and query make up the target, the method is a token);
+//     path and query make up the target, or end an absolute one, the
+//     method is a token);
 //   - parsing is the same however the bytes arrive: a prefix shorter than
 //     the head is incomplete, never an error; a prefix holding the head is
 //     complete with the same sizes; a prefix of an error is an error or
@@ -89,8 +90,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
       check(r.consumed == r.head_size + q.content_length, "consumed adds up");
       check(q.content_length <= lim.max_body, "the body within the limit");
       auto head = in.substr(0, r.head_size);
-      for (auto part : {q.method, q.target, q.path, q.query, q.headers})
+      for (auto part : {q.method, q.target, q.query, q.headers})
         check(inside(part, head), "views inside the head");
+      check(inside(q.path, head) || q.path == "/", "the path inside the head");
+      check(q.method != "CONNECT", "CONNECT is refused");
       if (in.size() >= r.consumed) {
         check(q.body_complete() && q.body.data() == in.data() + r.head_size,
               "a body that has come follows the head, whole");
@@ -98,11 +101,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
         check(q.body.empty() && !q.body_complete(), "no half bodies");
       }
       check(!q.method.empty(), "a method");
-      check(q.target.starts_with('/') && q.path.starts_with('/'), "a path");
-      check(q.target.starts_with(q.path), "the path starts the target");
-      check(q.query.empty() ||
-                q.target.size() == q.path.size() + 1 + q.query.size(),
-            "path ? query is the target");
+      check(q.path.starts_with('/') || (q.path == "*" && q.method == "OPTIONS"),
+            "a path, or * for OPTIONS");
+      if (q.target == "*") {
+        check(q.query.empty(), "no query for *");
+      } else if (q.target.starts_with('/')) {
+        check(q.target.starts_with(q.path), "the path starts the target");
+        check(q.query.empty() ||
+                  q.target.size() == q.path.size() + 1 + q.query.size(),
+              "path ? query is the target");
+      } else {
+        check(q.target.find("://") != std::string_view::npos,
+              "a target not starting with / is absolute");
+        check(q.query.empty() || q.target.ends_with(q.query), "the query ends it");
+      }
       check(q.minor_version == 0 || q.minor_version == 1, "HTTP/1.x");
       check(!q.expects_continue || q.minor_version == 1, "100-continue is 1.1");
       auto length = q.header("content-length");

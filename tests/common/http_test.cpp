@@ -41,6 +41,12 @@ TEST_CASE("requests: whole, in pieces, and errors with the status to send",
       {"POST / HTTP/1.1\r\nHost: a\r\nExpect: teapot\r\n\r\n", error, 417,
        "an expectation other than 100-continue"},
       {"GET /" + std::string(9000, 'a'), error, 431, "a huge request line"},
+      {"GET / HTTP/5.6", error, 505, "HTTP/5, before the line ends"},
+      {"GET / HTTX", error, 400, "junk for a version, before the line ends"},
+      {"GET / HTTP/1.1\r\n Host: a", error, 400, "a folded line, at once"},
+      {"CONNECT a:443 HTTP/1.1\r\n", error, 501, "CONNECT: for proxies"},
+      {"GET * HTTP/1.1\r\n", error, 400, "* is for OPTIONS"},
+      {"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", complete, 0, "OPTIONS *"},
   };
   for (const auto& c : cases) {
     auto r = http::parse_request(c.bytes);
@@ -72,6 +78,15 @@ TEST_CASE("a request's head, body and what follows it", "[http]") {
   post += "twenty bytes of body";
   auto whole = http::parse_request(post);
   CHECK(whole.req.body == "twenty bytes of body");
+
+  auto absolute = http::parse_request(
+      "GET http://example.com:8000/a/b?c=d HTTP/1.1\r\nHost: x\r\n\r\n");
+  CHECK(absolute.req.path == "/a/b");
+  CHECK(absolute.req.query == "c=d");
+  CHECK(http::parse_request("GET HTTP://h?q=1 HTTP/1.1\r\nHost: x\r\n\r\n")
+            .req.path == "/");
+  CHECK(http::parse_request("GET ftp://h/ HTTP/1.1\r\nHost: x\r\n\r\n")
+            .error_status == 400);
 
   auto old = http::parse_request("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
   CHECK(old.req.keep_alive);
