@@ -13,6 +13,10 @@ find_package(PkgConfig REQUIRED)
 pkg_check_modules(httplib REQUIRED IMPORTED_TARGET cpp-httplib>=0.11)
 add_library(httplib::httplib ALIAS PkgConfig::httplib)
 
+# OpenSSL's libcrypto (libssl-dev): SHA-1 for lesson 15's WebSocket
+# handshake (OpenSSL::Crypto, in the lesson's libs).
+find_package(OpenSSL 3 REQUIRED COMPONENTS Crypto)
+
 # Standalone Asio (libasio-dev 1.22.1) is header-only.
 find_path(ASIO_INCLUDE_DIR asio.hpp REQUIRED)
 if(NOT EXISTS "${ASIO_INCLUDE_DIR}/asio/experimental/awaitable_operators.hpp")
