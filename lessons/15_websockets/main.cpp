@@ -3,8 +3,9 @@
 // come back from /echo; a room of 100 members hears every message one of
 // them says, and the demo measures how late; a member that does not read
 // is closed with 1008 while the others go on; SIGTERM closes every session
-// with 1001. Run it with `scripts/tutor run 15`. With `--serve PORT` it
-// only serves: open http://127.0.0.1:PORT/ in a browser to chat.
+// with 1001 (SIGINT too, at any point of the tour). Run it with
+// `scripts/tutor run 15`. With `--serve PORT` it only serves: open
+// http://127.0.0.1:PORT/ in a browser to chat.
 #include "lesson.hpp"
 #include "given/handshake.hpp"
 
@@ -75,6 +76,7 @@ awaitable<void> open(client& c, unsigned short port, std::string_view path,
   }
 }
 
+// A client's frame, masked, written whole.
 awaitable<void> send(client& c, ws::opcode op, std::string_view payload) {
   co_await asio::async_write(
       c.socket, asio::buffer(ws::encode_masked(op, payload, 0x2a2a2a2a)),
@@ -99,13 +101,14 @@ awaitable<ws::event> hear(client& c) {
   }
 }
 
+// The demo's clock: milliseconds of real time since `t`.
 double ms_since(steady::time_point t) {
   return std::chrono::duration<double, std::milli>(steady::now() - t).count();
 }
 
 // The echo endpoint: one client, a thousand messages, each awaited before
-// the next. The mean is a round trip through the server's reader, the
-// outbox and the writer.
+// the next (2 s at most). The mean is a round trip through the server's
+// reader, the outbox and the writer.
 awaitable<void> echo(unsigned short port) {
   client c(co_await asio::this_coro::executor);
   co_await open(c, port, "/echo");
@@ -113,7 +116,14 @@ awaitable<void> echo(unsigned short port) {
   for (int i = 0; i < 1000; ++i) {
     co_await send(c, ws::opcode::text, "a message that comes back, #" +
                                            std::to_string(i));
-    co_await hear(c);
+    auto answer = co_await (hear(c) || tut::sleep(2s));
+    if (answer.index() == 1)
+      throw std::runtime_error("/echo: no answer within 2 s");
+    auto& e = std::get<0>(answer);
+    if (e.what == ws::kind::close) {  // the server is going away: answer
+      co_await send(c, ws::opcode::close, ws::close_payload(e.code));
+      co_return;
+    }
   }
   fmt::print("  /echo: 1,000 round trips, {:.0f} us each\n",
              ms_since(start));  // ms for 1,000 = us for one
@@ -151,6 +161,9 @@ awaitable<void> member(std::shared_ptr<client> c,
   c->socket.close(ignored);
 }
 
+// The room as the demo holds it: the members' connections and what each
+// heard. Joining opens one connection after another and starts each
+// member's reader.
 struct room_run {
   std::vector<std::shared_ptr<client>> members;
   std::vector<std::shared_ptr<member_log>> logs;
@@ -189,6 +202,8 @@ awaitable<double> speak(room_run& r, int n) {
   co_return ms_since(start);
 }
 
+// How late the slowest 1% of deliveries came, over the last `per_member`
+// messages each member heard.
 double p99(std::vector<double> v) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
@@ -245,6 +260,36 @@ awaitable<void> tour(const wsapp::stats& stats) {
   fmt::print("\nSIGTERM: {} of 100 members got a close frame 1001 (going "
              "away) within {:.0f} ms\n",
              closed(), ms_since(start));
+  // serve() returns once the clients have answered; that ends the demo.
+  co_await tut::sleep(5s);
+}
+
+// The tour races the server: a signal ends serve() and with it the tour,
+// wherever it is (the tour's own connections may fail first: that is the
+// shutdown, not a fault). A tour that fails otherwise says why, and its end
+// ends the server.
+awaitable<void> tour_or_report(const wsapp::stats& stats) {
+  auto ex = co_await asio::this_coro::executor;
+  auto interrupted = std::make_shared<bool>(false);
+  asio::signal_set on_int(ex, SIGINT, SIGTERM);
+  on_int.async_wait([interrupted](asio::error_code ec, int) {
+    if (!ec) *interrupted = true;
+  });
+  std::string failure;
+  try {
+    co_await tour(stats);
+    co_return;
+  } catch (const asio::system_error& e) {
+    if (e.code() == asio::error::operation_aborted) throw;  // serve() ended
+    failure = e.what();
+  } catch (const std::exception& e) {
+    failure = e.what();
+  }
+  if (!*interrupted) {
+    fmt::print("the tour stopped: {}\n", failure);
+    co_return;
+  }
+  co_await tut::sleep(5s);  // until serve() has closed every session
 }
 
 // Serves only, until SIGINT or SIGTERM: for a browser, and for
@@ -276,7 +321,7 @@ int main(int argc, char** argv) {
     cfg.queue_limit = 64;
     cfg.send_buffer = 16 * 1024;
     wsapp::stats stats;
-    tut::run(lesson15::serve(cfg, stats) && tour(stats));
+    tut::run(lesson15::serve(cfg, stats) || tour_or_report(stats));
     fmt::print("the server stopped\n\n{}",
                tut::render_timeline(tut::current_trace()));
   } catch (const std::exception& e) {
