@@ -293,10 +293,13 @@ awaitable<void> tour_or_report(const wsapp::stats& stats) {
 }
 
 // Serves only, until SIGINT or SIGTERM: for a browser, and for
-// scripts/bench-ws.
-awaitable<void> serve_only(unsigned short port) {
+// scripts/bench-ws (which sets each client's socket buffer: with the
+// system's, a client that never reads takes megabytes before its outbox
+// fills).
+awaitable<void> serve_only(unsigned short port, int send_buffer) {
   wsapp::config cfg;
   cfg.server.port = port;
+  cfg.send_buffer = send_buffer;
   wsapp::stats stats;
   auto announce = [&]() -> awaitable<void> {
     while (stats.port == 0) co_await tut::sleep(1ms);
@@ -310,8 +313,13 @@ awaitable<void> serve_only(unsigned short port) {
 
 int main(int argc, char** argv) {
   try {
-    if (argc == 3 && std::string(argv[1]) == "--serve") {
-      tut::run(serve_only(static_cast<unsigned short>(std::atoi(argv[2]))));
+    // --serve PORT [--send-buffer BYTES]
+    if ((argc == 3 || argc == 5) && std::string(argv[1]) == "--serve") {
+      int send_buffer = 0;
+      if (argc == 5 && std::string(argv[3]) == "--send-buffer")
+        send_buffer = std::atoi(argv[4]);
+      tut::run(serve_only(static_cast<unsigned short>(std::atoi(argv[2])),
+                          send_buffer));
       return 0;
     }
     // The demo's server keeps at most 64 frames for a client (the default
