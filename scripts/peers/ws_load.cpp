@@ -11,8 +11,8 @@
 // without end. Each message carries the time it was said; a member notes
 // how late it came. With --silent, one more member joins that reads
 // nothing at all (a small receive buffer); its delivery is not waited for,
-// and at the end the client reads what reached it to find the close frame
-// the server sent it, if any.
+// and at the end the client reads what reached it: the server's close
+// frame, or the connection ended, or still open ("silent_end").
 //
 // Prints one line of JSON: deliveries per second and their latency
 // (p50, p99, max) over the measured seconds, after `--warmup` seconds.
@@ -193,24 +193,31 @@ awaitable<void> speak(client& c, room& r) {
   r.wake = nullptr;
 }
 
-// What reached the member that never read: the close code at its end.
-awaitable<int> silent_close_code(client& c) {
+// What reached the member that never read, read at the end (3 s at most):
+// "close 1008" (its close frame), "ended after N messages" (the server
+// ended the connection without a close frame reaching it: a client that
+// does not read may never get it), or "open after N messages".
+awaitable<std::string> silent_end(client& c) {
   asio::steady_timer limit(co_await asio::this_coro::executor);
   char chunk[64 * 1024];
   auto until = steady::now() + 3s;
+  long messages = 0;
   for (;;) {
     auto e = c.decoder.next(c.in);
-    if (e.what == ws::kind::close) co_return e.code;
-    if (e.what == ws::kind::error) co_return -1;
+    if (e.what == ws::kind::close) co_return fmt::format("close {}", e.code);
+    if (e.what == ws::kind::error)
+      co_return fmt::format("a malformed frame ({})", e.code);
+    if (e.what == ws::kind::text) ++messages;
     if (e.what != ws::kind::none) continue;
-    if (steady::now() > until) co_return 0;
+    if (steady::now() > until)
+      co_return fmt::format("open after {} messages", messages);
     limit.expires_at(until);
     auto got = co_await (c.socket.async_read_some(asio::buffer(chunk),
                                                   as_tuple(use_awaitable)) ||
                          limit.async_wait(as_tuple(use_awaitable)));
-    if (got.index() == 1) co_return 0;
+    if (got.index() == 1) continue;
     auto [ec, n] = std::get<0>(got);
-    if (ec) co_return 0;  // ended without a close frame
+    if (ec) co_return fmt::format("ended after {} messages", messages);
     c.in.append(chunk, n);
   }
 }
@@ -247,7 +254,8 @@ awaitable<void> bench(options opt) {
   for (auto& m : members) co_spawn(ex, member(m, r), detached);
   co_await speak(*members.front(), r);
   r.done = true;
-  int code = silent ? co_await silent_close_code(*silent) : 0;
+  std::string end;  // (not `silent ? co_await ... : ""`: g++ 12 frees it twice)
+  if (silent) end = co_await silent_end(*silent);
   auto p50 = percentile(r.late_us, 0.50);
   auto p99 = percentile(r.late_us, 0.99);
   auto max = r.late_us.empty()
@@ -257,11 +265,11 @@ awaitable<void> bench(options opt) {
       "{{\"clients\": {}, \"silent\": {}, \"window\": {}, \"size\": {}, "
       "\"seconds\": {}, \"said\": {}, \"delivered\": {}, "
       "\"delivered_per_s\": {:.1f}, \"p50_ms\": {:.3f}, \"p99_ms\": {:.3f}, "
-      "\"max_ms\": {:.3f}, \"members_lost\": {}, \"silent_close_code\": {}}}\n",
+      "\"max_ms\": {:.3f}, \"members_lost\": {}, \"silent_end\": \"{}\"}}\n",
       opt.clients, opt.silent ? "true" : "false", opt.window, opt.size,
       opt.seconds, r.next, r.delivered,
       static_cast<double>(r.delivered) / opt.seconds, p50, p99, max, r.lost,
-      code);
+      end);
   std::fflush(stdout);
   for (auto& m : members) {
     asio::error_code ignored;
