@@ -16,6 +16,10 @@ add_library(httplib::httplib ALIAS PkgConfig::httplib)
 # SQLite (libsqlite3-dev), for lesson 14: SQLite::SQLite3.
 find_package(SQLite3 3.35 REQUIRED)  # 3.35: INSERT ... RETURNING
 
+# OpenSSL's libcrypto (libssl-dev): SHA-1 for lesson 15's WebSocket
+# handshake (OpenSSL::Crypto, in the lesson's libs).
+find_package(OpenSSL 3 REQUIRED COMPONENTS Crypto)
+
 # Standalone Asio (libasio-dev 1.22.1) is header-only.
 find_path(ASIO_INCLUDE_DIR asio.hpp REQUIRED)
 if(NOT EXISTS "${ASIO_INCLUDE_DIR}/asio/experimental/awaitable_operators.hpp")

@@ -326,6 +326,7 @@ std::string_view reason_phrase(int status) {
     case 413: return "Content Too Large";
     case 417: return "Expectation Failed";
     case 422: return "Unprocessable Content";
+    case 426: return "Upgrade Required";
     case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
     case 501: return "Not Implemented";
