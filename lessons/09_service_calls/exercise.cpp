@@ -49,13 +49,16 @@ using common::http::url;
 awaitable<response> send_on_pool(std::shared_ptr<http_client::state> s,
                                  std::string method, url u,
                                  std::string body) {
-  // TODO: before opening a connection, look in the pool:
-  // `auto& idle = s->idle[u.key()];` when it is not empty, take its last
-  // connection out (`std::move(idle.back())`, then `idle.pop_back()`).
+  // TODO: before opening a connection, look in the pool (s->idle, by
+  // host:port: u.key()): a connection there has finished its last exchange
+  // and can carry this one. Take it out while it is in use, so that no
+  // other request writes on it meanwhile; open one only when none is idle.
   auto c = co_await open_connection(u);
   auto reply = co_await exchange(*c, method, u, std::move(body));
-  // TODO: when the response left the connection fit for more
-  // (`c->reusable`), put it back: `s->idle[u.key()].push_back(...)`.
+  // TODO: put the connection back in the pool for the next request, but
+  // only when this response left it fit for one (c->reusable): a server
+  // that said "Connection: close", or ended the body by closing, has left
+  // nothing to reuse.
   co_return reply;
 }
 
@@ -69,13 +72,13 @@ awaitable<response> send_with_timeout(std::shared_ptr<http_client::state> s,
                                       std::string method, url u,
                                       std::string body) {
   auto what = fmt::format("{} http://{}{}", method, u.key(), u.target);
-  // TODO: this waits as long as the service likes. Spawn the request on
-  // this coroutine's executor (`co_await asio::this_coro::executor`):
-  // `auto work = co_spawn(ex, send_on_pool(...), as_tuple(use_awaitable));`
-  // and race it: `co_await (std::move(work) || tut::sleep(s->timeout))`.
-  // When the timer wins (index 1), throw
-  // `asio::system_error(asio::error::timed_out, what)`; otherwise rethrow
-  // the request's error, if any, or return its response.
+  // TODO: this waits as long as the service likes. Race the request
+  // against a timer of s->timeout (tut::sleep) with the || operator, as in
+  // lesson 07. `||` waits for the first *success*: start the request with
+  // co_spawn and the as_tuple(use_awaitable) token, so that its error is a
+  // value that ends the race at once. When the timer wins, throw
+  // asio::system_error with asio::error::timed_out and `what`; when the
+  // request failed, rethrow its error.
   co_return co_await send_on_pool(s, std::move(method), std::move(u),
                                   std::move(body));
 }
@@ -90,9 +93,9 @@ awaitable<section> fetch_optional(http_client& client, std::string url);
 // throws, the others are cancelled and the error comes out.
 // ---------------------------------------------------------------------
 awaitable<dashboard> load_dashboard(http_client& client, service_urls urls) {
-  // TODO: these calls run one after the other: three calls of 200 ms
-  // take 600 ms. Start all three at once: `co_await (a && b && c)` gives
-  // `auto [user, orders, notifications]`.
+  // TODO: these calls run one after the other: three calls of 200 ms take
+  // 600 ms. Start all three at once with the && operator, which gives their
+  // results as a tuple, in the order written.
   auto user = co_await fetch_text(client, urls.user);
   auto orders = co_await fetch_optional(client, urls.orders);
   auto notifications = co_await fetch_optional(client, urls.notifications);
@@ -107,9 +110,9 @@ awaitable<dashboard> load_dashboard(http_client& client, service_urls urls) {
 // ---------------------------------------------------------------------
 awaitable<section> fetch_optional(http_client& client, std::string url) {
   section s;
-  // TODO: a failure here sinks the whole dashboard. Wrap the fetch in
-  // `try { ... } catch (const std::exception& e) { ... }` and keep the
-  // reason in the section: `s.error = e.what();`
+  // TODO: a failure here sinks the whole dashboard. Catch it (a refused
+  // connection, a timeout and a status 500 all come as std::exception) and
+  // keep its what() in the section (s.error), so the page shows the rest.
   s.text = co_await fetch_text(client, url);
   co_return s;
 }
@@ -120,9 +123,9 @@ awaitable<section> fetch_optional(http_client& client, std::string url) {
 // ---------------------------------------------------------------------
 awaitable<void> fetch_into(http_client& client, limiter& limit,
                            std::string url, std::string& body) {
-  // TODO: hold a permit of `limit` while fetching:
-  // `auto p = co_await hold(limit);` It goes back when `p` is destroyed,
-  // however the fetch ends.
+  // TODO: hold a permit of `limit` for as long as the fetch runs: hold(limit)
+  // waits for one and gives it to you. Keep it in a variable: it goes back
+  // when the variable goes out of scope, however the fetch ends.
   body = co_await fetch_text(client, std::move(url));
 }
 
@@ -131,10 +134,10 @@ awaitable<std::vector<std::string>> fetch_all(http_client& client,
                                               std::size_t limit) {
   limiter in_flight(limit);
   std::vector<std::string> bodies(urls.size());
-  // TODO: these fetches run one after the other. Make one
-  // `fetch_into(client, in_flight, urls[i], bodies[i])` per url, collect
-  // them in a std::vector<awaitable<void>> and run them side by side:
-  // `co_await gather(std::move(jobs));`
+  // TODO: these fetches run one after the other. Make one fetch_into per
+  // url, collect them in a std::vector<awaitable<void>> and run them side by
+  // side with gather: the limiter holds back all but `limit` of them, and
+  // each takes its permit when one is free.
   for (std::size_t i = 0; i < urls.size(); ++i)
     co_await fetch_into(client, in_flight, urls[i], bodies[i]);
   co_return bodies;

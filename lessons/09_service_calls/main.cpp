@@ -1,8 +1,9 @@
-// Lesson 09 demo: runs your exercise.cpp in real time against three small
-// HTTP services on 127.0.0.1 (cpp-httplib, each on its own threads) that
-// take 200 ms to answer. The dashboard in turn, then at once; a fan-out of
-// 8 through a limit of 3; then one service failing and one too slow.
-// Run it with `scripts/tutor run 09`.
+// Lesson 09 demo: your client (exercise.cpp) in real time, against small
+// HTTP services on 127.0.0.1 that take 200 ms to answer. The dashboard's
+// three calls one after another and then at once; a fan-out of eight
+// through a limit of three; then one service failing and one too slow for
+// the client's timeout, and the partial dashboard that comes back. Run it
+// with `scripts/tutor run 09`.
 #include "lesson.hpp"
 
 #include <fmt/format.h>
@@ -104,18 +105,24 @@ int main() {
   // service may still write to it: that must be an error, not a signal.
   std::signal(SIGPIPE, SIG_IGN);
   try {
+    // Three services on 127.0.0.1, each answering after 200 ms, on threads
+    // of their own: as far as the client can tell, servers elsewhere.
     fake_service user(always("Ada Lovelace"), 200ms);
     fake_service orders(always("2 orders"), 200ms);
     fake_service notifications(always("3 new"), 200ms);
     lesson09::service_urls urls{user.url("/user"), orders.url("/orders"),
                                 notifications.url("/notifications")};
 
+    // The dashboard the slow way: each call waits for the one before it,
+    // so the page takes the sum of the three, about 600 ms.
     auto dashboard = tut::run([&]() -> awaitable<lesson09::dashboard> {
       lesson09::http_client client(2s);
       co_return co_await load_in_turn(client, urls);
     }());
     report("three calls of 200 ms in turn");
 
+    // Your load_dashboard: the three calls in flight at once, so the page
+    // takes as long as the slowest, about 200 ms.
     dashboard = tut::run([&]() -> awaitable<lesson09::dashboard> {
       lesson09::http_client client(2s);
       co_return co_await lesson09::load_dashboard(client, urls);
@@ -123,6 +130,9 @@ int main() {
     report("the same three calls at once (load_dashboard)");
     print(dashboard);
 
+    // A fan-out: eight items of 200 ms each through a limit of three. Three
+    // at a time make three waves: about 600 ms, and never more than three
+    // requests at the service.
     fake_service items([](const std::string& path) {
       return "item " + path.substr(path.rfind('/') + 1);
     }, 200ms);
@@ -137,6 +147,9 @@ int main() {
     report("8 items of 200 ms, at most 3 at a time (fetch_all)");
     fmt::print("  {}\n\n", fmt::join(bodies, ", "));
 
+    // Trouble: the orders service answers 500, the notifications service
+    // takes 2 s and the client gives each request 500 ms. The dashboard
+    // still comes back after 500 ms, with the user and two reasons.
     fake_service orders_down(always("database down"), 0ms, 500);
     fake_service notifications_slow(always("3 new"), 2000ms);
     lesson09::service_urls troubled{user.url("/user"),

@@ -114,8 +114,8 @@ awaitable<void> shut_down(app& a) {
 }
 
 awaitable<void> serve(webapp::config cfg, webapp::stats& stats) {
-  auto a = std::make_shared<app>(co_await asio::this_coro::executor,
-                                 std::move(cfg), stats);
+  auto a = make_app(co_await asio::this_coro::executor, std::move(cfg),
+                    stats);
   start_worker(*a);
   // TODO: serve until SIGINT or SIGTERM, then shut down: an
   // asio::signal_set for the two signals, its async_wait raced against

@@ -330,7 +330,6 @@ request_context::request_context(server& s, connection& c,
       conn(c),
       req_(p.req),
       param_(param),
-      head_size_(p.head_size),
       consumed_(p.consumed),
       request_deadline_(c.deadline) {}
 

@@ -251,7 +251,6 @@ private:
 
   http::request req_;
   std::string_view param_;
-  std::size_t head_size_;
   std::size_t consumed_;
   tut::clock::time_point request_deadline_;
   bool continue_sent_ = false;

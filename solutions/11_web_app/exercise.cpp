@@ -128,8 +128,8 @@ awaitable<void> shut_down(app& a) {
 }
 
 awaitable<void> serve(webapp::config cfg, webapp::stats& stats) {
-  auto a = std::make_shared<app>(co_await asio::this_coro::executor,
-                                 std::move(cfg), stats);
+  auto a = make_app(co_await asio::this_coro::executor, std::move(cfg),
+                    stats);
   start_worker(*a);
   asio::signal_set signals(a->srv->executor, SIGINT, SIGTERM);
   co_await (web::keep_listening(*a->srv, web::listener) ||

@@ -203,6 +203,42 @@ inline asio::awaitable<void> answer_once(asio::ip::tcp::acceptor acceptor,
             tut::sleep(std::chrono::seconds(2)));
 }
 
+// A server that answers each request with `answer` and then closes the
+// connection, as a server does with a connection it does not keep
+// ("Connection: close", HTTP/1.0, a body that ends with the connection).
+// Counts connections and requests; serves until cancelled.
+struct closing_counts {
+  int connections = 0;
+  int requests = 0;
+};
+
+inline asio::awaitable<void> closing_server(asio::ip::tcp::acceptor& acceptor,
+                                            std::string answer,
+                                            closing_counts& counts) {
+  using asio::use_awaitable;
+  using asio::experimental::as_tuple;
+  auto serve_one = [](asio::ip::tcp::socket socket, std::string text,
+                      closing_counts& seen) -> asio::awaitable<void> {
+    std::string head;
+    auto [ec, n] = co_await asio::async_read_until(
+        socket, asio::dynamic_buffer(head), "\r\n\r\n", as_tuple(use_awaitable));
+    if (ec) co_return;
+    ++seen.requests;
+    co_await asio::async_write(socket, asio::buffer(text),
+                               as_tuple(use_awaitable));
+    asio::error_code ignored;
+    socket.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+  };
+  auto ex = co_await asio::this_coro::executor;
+  for (;;) {
+    auto [ec, socket] = co_await acceptor.async_accept(as_tuple(use_awaitable));
+    if (ec) co_return;
+    ++counts.connections;
+    asio::co_spawn(ex, serve_one(std::move(socket), answer, counts),
+                   asio::detached);
+  }
+}
+
 // How long a scenario may take before the watchdog steps in: then every
 // service answers at once, and half a second later the loop is stopped.
 inline constexpr auto patience = std::chrono::milliseconds(1500);

@@ -19,37 +19,25 @@ namespace {
 
 // The lesson's names, once for your code and once for the reference, so
 // that one scenario template runs either.
-struct your_code {
-  using http_client = yours::http_client;
-  using response = yours::response;
-  using bad_response = yours::bad_response;
-  using upstream_error = yours::upstream_error;
-  using dashboard = yours::dashboard;
-  using service_urls = yours::service_urls;
-  static auto load_dashboard(http_client& c, service_urls urls) {
-    return yours::load_dashboard(c, std::move(urls));
-  }
-  static auto fetch_all(http_client& c, std::vector<std::string> urls,
-                        std::size_t limit) {
-    return yours::fetch_all(c, std::move(urls), limit);
-  }
-};
-
-struct reference_code {
-  using http_client = reference::http_client;
-  using response = reference::response;
-  using bad_response = reference::bad_response;
-  using upstream_error = reference::upstream_error;
-  using dashboard = reference::dashboard;
-  using service_urls = reference::service_urls;
-  static auto load_dashboard(http_client& c, service_urls urls) {
-    return reference::load_dashboard(c, std::move(urls));
-  }
-  static auto fetch_all(http_client& c, std::vector<std::string> urls,
-                        std::size_t limit) {
-    return reference::fetch_all(c, std::move(urls), limit);
-  }
-};
+#define SIDE(name, ns)                                                    \
+  struct name {                                                           \
+    using http_client = ns::http_client;                                  \
+    using response = ns::response;                                        \
+    using bad_response = ns::bad_response;                                \
+    using upstream_error = ns::upstream_error;                            \
+    using dashboard = ns::dashboard;                                      \
+    using service_urls = ns::service_urls;                                \
+    static auto load_dashboard(http_client& c, service_urls urls) {       \
+      return ns::load_dashboard(c, std::move(urls));                      \
+    }                                                                     \
+    static auto fetch_all(http_client& c, std::vector<std::string> urls,  \
+                          std::size_t limit) {                            \
+      return ns::fetch_all(c, std::move(urls), limit);                    \
+    }                                                                     \
+  };
+SIDE(your_code, yours)
+SIDE(reference_code, reference)
+#undef SIDE
 
 // What the services saw during one run.
 struct seen_t {
@@ -339,6 +327,74 @@ TEST_CASE("keep-alive: requests at the same time each get a connection of "
         actual.run(), expected.run());
 }
 
+// Two GETs in turn to a server that closes each connection after its reply:
+// what they got, and how many connections the server saw.
+struct two_gets {
+  std::vector<std::string> got;  // "200 <body>" or the error
+  fake::closing_counts seen;
+};
+
+template <typename Side>
+fake::run_result<two_gets> two_gets_closing(std::string answer) {
+  fake::observer seen;
+  return fake::run_real(seen, [&]() -> awaitable<two_gets> {
+    auto ex = co_await asio::this_coro::executor;
+    asio::ip::tcp::acceptor acceptor(ex, {asio::ip::make_address("127.0.0.1"), 0});
+    auto url = fmt::format("http://127.0.0.1:{}/closing",
+                           acceptor.local_endpoint().port());
+    two_gets out;
+    auto client_side = [&]() -> awaitable<void> {
+      typename Side::http_client client(1s);
+      for (int i = 0; i < 2; ++i) {
+        try {
+          auto r = co_await client.get(url);
+          out.got.push_back(fmt::format("{} {}", r.status, r.body));
+        } catch (const std::exception& e) {
+          out.got.push_back(e.what());
+        }
+      }
+    };
+    co_await (client_side() || fake::closing_server(acceptor, answer, out.seen));
+    co_return out;
+  });
+}
+
+TEST_CASE("a connection the server closes is not used again: Connection: "
+          "close, HTTP/1.0, a body ended by the close",
+          "[lesson09][task1]") {
+  std::string body = "a reply on a connection that the server then closes";
+  struct close_case {
+    std::string what;
+    std::string answer;
+  };
+  auto length = fmt::format("Content-Length: {}\r\n", body.size());
+  std::vector<close_case> cases{
+      {"a reply saying Connection: close",
+       "HTTP/1.1 200 OK\r\nConnection: close\r\n" + length + "\r\n" + body},
+      {"an HTTP/1.0 reply without keep-alive",
+       "HTTP/1.0 200 OK\r\n" + length + "\r\n" + body},
+      {"a reply whose body ends when the connection does",
+       "HTTP/1.1 200 OK\r\n\r\n" + body},
+  };
+  for (const auto& c : cases) {
+    auto actual = two_gets_closing<your_code>(c.answer);
+    auto expected = two_gets_closing<reference_code>(c.answer);
+    grade::reference_runs(expected.run);
+    expect_finished(actual, expected, "two GETs in turn");
+    const auto& a = *actual.run.value;
+    auto want = "200 " + body;
+    GRADE(a.got.size() == 2 && a.got[0] == want && a.got[1] == want &&
+              a.seen.connections == 2,
+          fmt::format("{}, then the connection closed: two GETs in turn got "
+                      "[{}], on {} connection{}; expected both answered, on "
+                      "2. The first reply left nothing to reuse "
+                      "(c->reusable is false)",
+                      c.what, fmt::join(a.got, "; "), a.seen.connections,
+                      a.seen.connections == 1 ? "" : "s"),
+          actual.run, expected.run);
+  }
+}
+
 // ---------------------------------------------------------------------
 // Task 2: a timeout per request, and errors that come out at once.
 // ---------------------------------------------------------------------
@@ -346,6 +402,7 @@ TEST_CASE("keep-alive: requests at the same time each get a connection of "
 struct timeout_summary {
   std::optional<asio::error_code> slow_error;  // what GET /slow threw
   std::string slow_what;
+  std::optional<int> slow_status;  // what GET /slow returned, if it did
   std::string fast_body;  // GET /fast right after, on the same client
 };
 
@@ -361,7 +418,8 @@ scenario<timeout_summary> slow_then_fast() {
     typename Side::http_client client(100ms);
     timeout_summary out;
     try {
-      co_await client.get(slow);
+      auto reply = co_await client.get(slow);
+      out.slow_status = reply.status;
     } catch (const asio::system_error& e) {
       out.slow_error = e.code();
       out.slow_what = e.what();
@@ -389,9 +447,12 @@ TEST_CASE("a slow service hits the request's timeout; the client still "
                   "GET /slow (timeout 100 ms), then GET /fast");
   const auto& a = *actual.run().value;
   GRADE(a.slow_error.has_value(),
-        fmt::format("GET /slow answered after {}: the service takes 250 ms "
-                    "and the client's timeout is 100 ms. Race the request "
-                    "against tut::sleep(timeout) with ||",
+        fmt::format("GET /slow (the service takes 250 ms, the client's "
+                    "timeout is 100 ms) returned status {}{} after {}; a "
+                    "request that runs out of time throws "
+                    "asio::system_error with asio::error::timed_out",
+                    a.slow_status.value_or(-1),
+                    a.slow_status == 0 ? " (an empty response)" : "",
                     took(actual.run().trace, "GET /slow")),
         actual.run(), expected.run());
   GRADE(*a.slow_error == asio::error::timed_out,
@@ -443,6 +504,69 @@ TEST_CASE("a refused connection is reported at once, as refused, naming "
         fmt::format("the error says \"{}\"; it should name 127.0.0.1:{}",
                     actual.run.error, port),
         actual.run, expected.run);
+}
+
+// A request cancelled (a bound signal) 50 ms into a wait of 300 ms, then
+// another on the same client.
+struct cancelled_get {
+  grade::cancelled_run<std::string> first;
+  double ended_after = -1;  // seconds from the start
+  std::string second;       // the next request's body, or its error
+};
+
+template <typename Side>
+scenario<cancelled_get> cancel_then_fast() {
+  fake::observer seen;
+  fake::service svc(seen, "svc",
+                    {route{.path = "/slow", .body = "the slow reply, which comes late",
+                           .delay = 300ms},
+                     route{.path = "/fast", .body = "the fast reply, right away"}});
+  auto slow = svc.url("/slow");
+  auto fast = svc.url("/fast");
+  auto r = fake::run_real(seen, [&]() -> awaitable<cancelled_get> {
+    typename Side::http_client client(5s);
+    cancelled_get out;
+    auto body_of = [](typename Side::http_client& c,
+                      std::string url) -> awaitable<std::string> {
+      auto reply = co_await c.get(std::move(url));
+      co_return reply.body;
+    };
+    auto start = tut::now();
+    out.first = co_await grade::cancel_after(body_of(client, slow), 50ms);
+    out.ended_after = tut::seconds(tut::now() - start).count();
+    try {
+      out.second = co_await body_of(client, fast);
+    } catch (const std::exception& e) {
+      out.second = e.what();
+    }
+    co_return out;
+  });
+  return {std::move(r), summary(seen)};
+}
+
+TEST_CASE("a request cancelled while it waits ends as cancelled, and the "
+          "next request does not get its late reply",
+          "[lesson09][task2]") {
+  auto actual = cancel_then_fast<your_code>();
+  auto expected = cancel_then_fast<reference_code>();
+  grade::reference_runs(expected.run());
+  expect_finished(actual.result, expected.result,
+                  "GET /slow, cancelled after 50 ms, then GET /fast");
+  const auto& a = *actual.run().value;
+  GRADE(a.first.aborted && a.ended_after < 0.2,
+        fmt::format("GET /slow (300 ms), cancelled through a bound signal 50 "
+                    "ms in, {} after {}; it should end then, as cancelled "
+                    "(operation_aborted)",
+                    a.first.aborted ? "ended with operation_aborted"
+                                    : grade::how_it_ended(a.first),
+                    secs(a.ended_after)),
+        actual.run(), expected.run());
+  GRADE(a.second == "the fast reply, right away",
+        fmt::format("GET /fast, after the cancelled GET /slow, got \"{}\"; "
+                    "expected \"the fast reply, right away\". The services "
+                    "saw {}",
+                    a.second, shown(actual.seen.log)),
+        actual.run(), expected.run());
 }
 
 // ---------------------------------------------------------------------
@@ -643,7 +767,7 @@ TEST_CASE("a fan-out of 6 with a limit of 2: two in flight at a time, "
   std::vector<route> routes;
   for (int i = 1; i <= 6; ++i)
     routes.push_back(route{.path = fmt::format("/items/{}", i),
-                           .body = fmt::format("item {}", i),
+                           .body = fmt::format("the body of item {}", i),
                            .company = 2,
                            .cap = 50ms,
                            .delay = 10ms});
@@ -654,8 +778,8 @@ TEST_CASE("a fan-out of 6 with a limit of 2: two in flight at a time, "
   expect_finished(actual.result, expected.result, "fetch_all");
   GRADE(actual.seen.peak <= 2,
         fmt::format("the service had up to {} of your requests at once; "
-                    "the limit is 2. Hold a permit of a limiter for each "
-                    "fetch: `auto p = co_await hold(limit);`",
+                    "the limit is 2: each fetch holds a permit of the "
+                    "limiter until it has ended",
                     actual.seen.peak),
         actual.run(), expected.run());
   GRADE(actual.seen.peak == 2,
@@ -673,13 +797,52 @@ TEST_CASE("a fan-out of 6 with a limit of 2: two in flight at a time, "
         actual.run(), expected.run());
 }
 
+TEST_CASE("the next fetch starts as soon as a permit is free, not when a "
+          "whole batch has ended",
+          "[lesson09][task5]") {
+  // A limit of 2: one fetch of 150 ms, three of 10 ms.
+  std::vector<route> routes{
+      route{.path = "/items/slow", .body = "the body of the slow item", .delay = 150ms}};
+  std::vector<std::string> paths{"/items/slow"};
+  for (int i = 1; i <= 3; ++i) {
+    routes.push_back(route{.path = fmt::format("/items/fast-{}", i),
+                           .body = fmt::format("the body of fast item {}", i),
+                           .delay = 10ms});
+    paths.push_back(fmt::format("/items/fast-{}", i));
+  }
+  auto actual = fan_out<your_code>(paths, 2, routes);
+  auto expected = fan_out<reference_code>(paths, 2, routes);
+  expect_finished(actual.result, expected.result, "fetch_all");
+  const auto& log = actual.seen.log;
+  auto at = [&](const std::string& event) {
+    return std::find(log.begin(), log.end(), event) - log.begin();
+  };
+  GRADE(at("/items/fast-3 in") < at("/items/slow out"),
+        fmt::format("with a limit of 2, one fetch of 150 ms and three of "
+                    "10 ms: the service saw {}. /items/fast-3 came only after "
+                    "/items/slow was answered, though a permit was free from "
+                    "10 ms on{}",
+                    shown(log),
+                    actual.seen.peak >= 2
+                        ? ": the fetches waited for a whole batch"
+                        : fmt::format(", and never more than {} in flight",
+                                      actual.seen.peak)),
+        actual.run(), expected.run());
+  GRADE(actual.seen.peak <= 2 && *actual.run().value == *expected.run().value,
+        fmt::format("fetch_all returned {} with up to {} requests at once; "
+                    "expected {}, never more than 2 at once",
+                    shown(*actual.run().value), actual.seen.peak,
+                    shown(*expected.run().value)),
+        actual.run(), expected.run());
+}
+
 TEST_CASE("a fetch that fails gives its permit back: the others still run, "
           "then the error comes out",
           "[lesson09][task5]") {
   std::vector<route> routes{
       route{.path = "/fail", .body = "no", .status = 500},
-      route{.path = "/items/1", .body = "item 1"},
-      route{.path = "/items/2", .body = "item 2"}};
+      route{.path = "/items/1", .body = "the body of item 1"},
+      route{.path = "/items/2", .body = "the body of item 2"}};
   std::vector<std::string> paths{"/fail", "/items/1", "/items/2"};
   auto actual = fan_out<your_code>(paths, 1, routes);
   auto expected = fan_out<reference_code>(paths, 1, routes);
@@ -687,8 +850,8 @@ TEST_CASE("a fetch that fails gives its permit back: the others still run, "
   GRADE(!(actual.result.stuck && !actual.run().value),
         fmt::format("with a limit of 1, the first url failing (status 500): "
                     "fetch_all {}, and the service saw {} of the 3 "
-                    "requests. A permit goes back however the fetch ends: "
-                    "hold it in a `permit` object, not by hand",
+                    "requests. A permit goes back however the fetch ends, "
+                    "failing ones too",
                     ending(actual.result, show), actual.seen.requests),
         actual.run(), expected.run());
   GRADE(actual.seen.requests == 3,
@@ -704,6 +867,55 @@ TEST_CASE("a fetch that fails gives its permit back: the others still run, "
                     "(\"GET http://127.0.0.1:<port>/fail: status 500\")",
                     ending(actual.result, show)),
         actual.run(), expected.run());
+}
+
+TEST_CASE("fetch_all cancelled while its fetches wait ends as cancelled, "
+          "with no request left running",
+          "[lesson09][task5]") {
+  struct outcome {
+    grade::cancelled_run<std::vector<std::string>> r;
+    double ended_after = -1;
+    std::vector<std::string> left;  // traced requests still running
+  };
+  auto cancelled = [](auto side) {
+    using Side = decltype(side);
+    fake::observer seen;
+    std::vector<route> routes;
+    std::vector<std::string> paths;
+    for (int i = 1; i <= 4; ++i) {
+      routes.push_back(route{.path = fmt::format("/items/{}", i),
+                             .body = fmt::format("the body of item {}", i),
+                             .delay = 300ms});
+      paths.push_back(fmt::format("/items/{}", i));
+    }
+    fake::service items(seen, "items", routes);
+    std::vector<std::string> urls;
+    for (const auto& p : paths) urls.push_back(items.url(p));
+    return fake::run_real(seen, [&]() -> awaitable<outcome> {
+      typename Side::http_client client(5s);
+      outcome o;
+      auto start = tut::now();
+      o.r = co_await grade::cancel_after(Side::fetch_all(client, urls, 2), 50ms);
+      o.ended_after = tut::seconds(tut::now() - start).count();
+      o.left = grade::unfinished_now();
+      co_return o;
+    });
+  };
+  auto actual = cancelled(your_code{});
+  auto expected = cancelled(reference_code{});
+  grade::reference_runs(expected.run);
+  expect_finished(actual, expected, "fetch_all, cancelled after 50 ms");
+  const auto& a = *actual.run.value;
+  GRADE(a.r.aborted && a.ended_after < 0.2 && a.left.empty(),
+        fmt::format("fetch_all of 4 fetches of 300 ms, a limit of 2, "
+                    "cancelled through a bound signal 50 ms in: it {} after "
+                    "{}, and {} still ran; it should end then, as cancelled "
+                    "(operation_aborted), every fetch with it",
+                    a.r.aborted ? "ended with operation_aborted"
+                                : grade::how_it_ended(a.r),
+                    secs(a.ended_after),
+                    a.left.empty() ? "no request" : grade::list(a.left)),
+        actual.run, expected.run);
 }
 
 }  // namespace

@@ -44,8 +44,20 @@ void remove_leftovers(const fs::path& dir) {
   }
 }
 
-// The routes: lesson 10's two endpoints, then the web app's, yours.
-std::vector<web::route> routes(app& a) {
+// The routes: lesson 10's two endpoints, then the web app's, yours. Each
+// holds the app weakly (the app holds the server, which holds the routes)
+// and keeps it alive while it handles a request.
+template <typename F>
+web::handler with_app(std::weak_ptr<app> weak, F handle) {
+  return [weak, handle](web::request_context& ctx)
+             -> awaitable<http::response> {
+    auto a = weak.lock();
+    if (!a) co_return http::json_error(503, "shutting down");
+    co_return co_await handle(*a, ctx);
+  };
+}
+
+std::vector<web::route> routes(std::weak_ptr<app> a) {
   using ctx_t = web::request_context;
   return {
       {"GET", "/",
@@ -55,17 +67,23 @@ std::vector<web::route> routes(app& a) {
       {"GET", "/sleep",
        [](ctx_t& ctx) { return web::handle_sleep(ctx.request()); }},
       {"GET", "/dashboard/{user_id}",
-       [&a](ctx_t& ctx) -> awaitable<http::response> {
+       with_app(a, [](app& a, ctx_t& ctx) -> awaitable<http::response> {
          auto id = http::to_number(ctx.param());
          if (!id || *id > 1'000'000'000)
            co_return http::json_error(422, "user_id must be a number");
          if (!a.cfg.upstream)
            co_return http::json_error(503, "no upstream service configured");
          co_return co_await handle_dashboard(a, static_cast<int>(*id));
-       }},
-      {"POST", "/upload", [&a](ctx_t& ctx) { return handle_upload(a, ctx); }},
-      {"POST", "/log", [&a](ctx_t& ctx) { return handle_log(a, ctx); }},
-      {"GET", "/cpu-heavy", [&a](ctx_t&) { return handle_cpu_heavy(a); }},
+       })},
+      {"POST", "/upload", with_app(a, [](app& a, ctx_t& ctx) {
+         return handle_upload(a, ctx);
+       })},
+      {"POST", "/log", with_app(a, [](app& a, ctx_t& ctx) {
+         return handle_log(a, ctx);
+       })},
+      {"GET", "/cpu-heavy", with_app(a, [](app& a, ctx_t&) {
+         return handle_cpu_heavy(a);
+       })},
   };
 }
 
@@ -81,7 +99,13 @@ app::app(asio::any_io_executor ex, webapp::config c, webapp::stats& s)
       worker_ended(ex, tut::clock::time_point::max()) {
   fs::create_directories(uploads);
   remove_leftovers(uploads);
-  srv = std::make_shared<web::server>(ex, cfg.server, stats, routes(*this));
+}
+
+std::shared_ptr<app> make_app(asio::any_io_executor ex, webapp::config cfg,
+                              webapp::stats& stats) {
+  auto a = std::make_shared<app>(ex, std::move(cfg), stats);
+  a->srv = std::make_shared<web::server>(ex, a->cfg.server, stats, routes(a));
+  return a;
 }
 
 // ---- Blocking work and the endpoints' helpers -----------------------------
@@ -177,9 +201,10 @@ void start_worker(app& a) {
   a.worker_running = true;
   co_spawn(a.srv->executor, background_worker(a),
            asio::bind_cancellation_slot(
-               a.worker_cancel.slot(), [&a](std::exception_ptr) {
-                 a.worker_running = false;
-                 a.worker_ended.cancel();
+               a.worker_cancel.slot(),
+               [keep = a.shared_from_this()](std::exception_ptr) {
+                 keep->worker_running = false;
+                 keep->worker_ended.cancel();
                }));
 }
 

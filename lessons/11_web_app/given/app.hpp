@@ -33,10 +33,9 @@ using asio::awaitable;
 using job_queue =
     asio::experimental::channel<void(asio::error_code, std::string)>;
 
-struct app {
-  // Makes the data directories (and removes what a crash left there) and
-  // the server, listening on cfg.server's address and port, with the routes
-  // of the web app.
+struct app : std::enable_shared_from_this<app> {
+  // Makes the data directories (and removes what a crash left there). The
+  // server comes with make_app.
   app(asio::any_io_executor ex, webapp::config c, webapp::stats& s);
 
   webapp::config cfg;
@@ -50,6 +49,12 @@ struct app {
   asio::cancellation_signal worker_cancel;
   tut::timer worker_ended;
 };
+
+// The app, and its server listening on cfg.server's address and port with
+// the routes of the web app. A request being handled keeps the app alive,
+// and so does the worker while it runs.
+std::shared_ptr<app> make_app(asio::any_io_executor ex, webapp::config cfg,
+                              webapp::stats& stats);
 
 // ---- Blocking work and the endpoints' helpers -----------------------------
 
