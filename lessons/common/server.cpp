@@ -102,7 +102,8 @@ route_match find_route(const server& srv, std::string_view method,
           allow += r.method;
           if (r.method == "GET") allow += ", HEAD";
         }
-    m.refusal = http::response{.status = 204};
+    m.refusal = http::response();
+    m.refusal.status = 204;
     m.refusal.extra_headers = "Allow: " + allow + "\r\n";
   } else if (!known_method(method)) {
     m.refusal = http::json_error(501, "unknown method");

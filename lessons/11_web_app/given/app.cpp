@@ -57,7 +57,7 @@ web::handler with_app(std::weak_ptr<app> weak, F handle) {
   };
 }
 
-std::vector<web::route> routes(std::weak_ptr<app> a) {
+std::vector<web::route> routes(std::weak_ptr<app> owner) {
   using ctx_t = web::request_context;
   return {
       {"GET", "/",
@@ -67,7 +67,7 @@ std::vector<web::route> routes(std::weak_ptr<app> a) {
       {"GET", "/sleep",
        [](ctx_t& ctx) { return web::handle_sleep(ctx.request()); }},
       {"GET", "/dashboard/{user_id}",
-       with_app(a, [](app& a, ctx_t& ctx) -> awaitable<http::response> {
+       with_app(owner, [](app& a, ctx_t& ctx) -> awaitable<http::response> {
          auto id = http::to_number(ctx.param());
          if (!id || *id > 1'000'000'000)
            co_return http::json_error(422, "user_id must be a number");
@@ -75,13 +75,13 @@ std::vector<web::route> routes(std::weak_ptr<app> a) {
            co_return http::json_error(503, "no upstream service configured");
          co_return co_await handle_dashboard(a, static_cast<int>(*id));
        })},
-      {"POST", "/upload", with_app(a, [](app& a, ctx_t& ctx) {
+      {"POST", "/upload", with_app(owner, [](app& a, ctx_t& ctx) {
          return handle_upload(a, ctx);
        })},
-      {"POST", "/log", with_app(a, [](app& a, ctx_t& ctx) {
+      {"POST", "/log", with_app(owner, [](app& a, ctx_t& ctx) {
          return handle_log(a, ctx);
        })},
-      {"GET", "/cpu-heavy", with_app(a, [](app& a, ctx_t&) {
+      {"GET", "/cpu-heavy", with_app(owner, [](app& a, ctx_t&) {
          return handle_cpu_heavy(a);
        })},
   };
