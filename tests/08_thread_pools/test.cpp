@@ -5,6 +5,7 @@
 // how many times the loop's lag monitor ticked while the work held its
 // thread (none at all means the work held the loop).
 #include "sides.hpp"
+#include "real_time.hpp"
 
 #include <httplib.h>
 
@@ -61,133 +62,11 @@ auto measure(WorstLag worst_lag, bool with_greedy_handlers) {
 
 // ---- Real time: the loop seen from other threads --------------------------
 
-// How many times the lag monitor has ticked, readable from any thread (a
-// pool thread, the server's). The scenario attaches its monitor while it
-// runs; after that the last count stays.
-class loop_watch {
-public:
-  void attach(const tut::lag_monitor& m) {
-    std::lock_guard lock(mutex_);
-    monitor_ = &m;
-  }
-  void detach() {
-    std::lock_guard lock(mutex_);
-    if (monitor_) last_ = monitor_->ticks();
-    monitor_ = nullptr;
-  }
-  std::size_t ticks() const {
-    std::lock_guard lock(mutex_);
-    return monitor_ ? monitor_->ticks() : last_;
-  }
-
-private:
-  mutable std::mutex mutex_;
-  const tut::lag_monitor* monitor_ = nullptr;
-  std::size_t last_ = 0;
-};
-
-// A lag monitor for the length of a scenario: ticks every 2 ms, and puts
-// any stall over 20 ms on the timeline as "loop blocked".
-struct watched_loop {
-  tut::lag_monitor monitor;
-  loop_watch& watch;
-  watched_loop(asio::any_io_executor ex, loop_watch& w)
-      : monitor(std::move(ex), options()), watch(w) {
-    watch.attach(monitor);
-  }
-  ~watched_loop() { watch.detach(); }
-  static tut::lag_options options() {
-    tut::lag_options o;
-    o.threshold = 20ms;
-    o.interval = 2ms;
-    o.on_warning = [](duration) {};  // the timeline shows them
-    return o;
-  }
-};
-
-// Stops a real-time scenario that is still running after 2 s, so that code
-// which waits forever fails with a message instead of hanging. After one
-// such hang the others get half a second (every scenario here needs less
-// than a tenth of that), so the whole run still ends in a few seconds.
-class watchdog {
-public:
-  watchdog()
-      : limit_(anything_hung ? 500ms : 2000ms), thread_([this] {
-          std::unique_lock lock(mutex_);
-          if (!wake_.wait_for(lock, limit_, [this] { return done_; })) {
-            fired_ = true;
-            anything_hung = true;
-            if (loop_) loop_->stop();
-          }
-        }) {}
-  ~watchdog() {
-    {
-      std::lock_guard lock(mutex_);
-      done_ = true;
-    }
-    wake_.notify_all();
-    thread_.join();
-  }
-  bool fired() {
-    std::lock_guard lock(mutex_);
-    return fired_;
-  }
-  void watch(asio::io_context* loop) {
-    std::lock_guard lock(mutex_);
-    loop_ = loop;
-  }
-
-private:
-  // Only the test's own thread makes watchdogs; a fired one writes this
-  // before the test thread reads it (the loop's run has returned by then).
-  static inline std::atomic<bool> anything_hung{false};
-  std::chrono::milliseconds limit_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool done_ = false, fired_ = false;
-  asio::io_context* loop_ = nullptr;
-  std::thread thread_;
-};
-
-template <typename T>
-awaitable<T> under_watch(watchdog& dog, awaitable<T> main) {
-  struct guard {
-    watchdog& dog;
-    ~guard() { dog.watch(nullptr); }  // the loop may be about to go
-  } g{dog};
-  auto ex = co_await asio::this_coro::executor;
-  dog.watch(&static_cast<asio::io_context&>(
-      asio::query(ex, asio::execution::context)));
-  co_return co_await std::move(main);
-}
-
-// grade::run in real time: the same outcome (value, exception, trace), for
-// scenarios with real threads and sockets.
-template <typename F>
-auto run_real(F&& make_main) {
-  watchdog dog;
-  auto out = grade::run_real([&] { return under_watch(dog, make_main()); });
-  if (dog.fired()) {
-    out.exception = std::make_exception_ptr(std::runtime_error("hung"));
-    out.error = "still running after 2 s, and was stopped";
-    out.error_type = "hang";
-  }
-  return out;
-}
-
-// A scenario the watchdog had to stop says so before anything else.
-template <typename A, typename B>
-void expect_finished(const grade::outcome<A>& yours,
-                     const grade::outcome<B>& reference,
-                     std::string_view doing) {
-  if (yours.error_type == "hang")
-    FAIL(grade::explain(
-        fmt::format("{} never finished: after 2 s it was still waiting, and "
-                    "the test stopped it. Something it awaits never "
-                    "completes",
-                    doing),
-        yours.trace, reference.trace));
-}
+// The lag monitor's ticks read from other threads, a watchdog, and
+// real_time::run: tests/support/real_time.hpp (these tests grew them).
+using real_time::expect_finished;
+using real_time::loop_watch;
+using real_time::watched_loop;
 
 // ---- Task 2: to_thread ----------------------------------------------------
 
@@ -240,7 +119,7 @@ to_thread_run run_to_thread(ToThread to_thread, bool fail) {
   work_seen seen;
   loop_watch watch;
   asio::thread_pool pool(2);
-  out.run = run_real([&]() -> awaitable<std::string> {
+  out.run = real_time::run([&]() -> awaitable<std::string> {
     watched_loop loop(co_await asio::this_coro::executor, watch);
     out.loop_thread = std::this_thread::get_id();
     std::string value;
@@ -381,7 +260,7 @@ auto run_fetch(std::chrono::milliseconds delay, Call call) {
   loop_watch watch;
   upstream server(delay, watch);
   asio::thread_pool pool(4);
-  out.run = run_real([&]() -> awaitable<T> {
+  out.run = real_time::run([&]() -> awaitable<T> {
     watched_loop loop(co_await asio::this_coro::executor, watch);
     auto value = co_await call(pool, server.port());
     out.max_lag = loop.monitor.max_lag();
@@ -590,7 +469,7 @@ cancelled_run cancel_to_thread(ToThread to_thread) {
   cancelled_work seen;
   asio::thread_pool pool(2);
   auto start = tut::seconds(tut::now().time_since_epoch());
-  out.run = run_real([&]() -> awaitable<std::string> {
+  out.run = real_time::run([&]() -> awaitable<std::string> {
     auto r = co_await grade::cancel_after(
         tut::traced("to_thread", caller_of(to_thread, pool, seen)), 10ms);
     for (int i = 0; i < 1000; ++i) {

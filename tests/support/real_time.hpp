@@ -9,8 +9,8 @@
 //  - a time limit: code that waits forever fails with a message instead of
 //    hanging the test.
 //
-// Lesson 08's tests grew the first versions of these; lesson 14's use this
-// file.
+// Lesson 08's tests grew the first versions of these; lessons 08 and 14
+// use this file.
 #pragma once
 
 #include "grading.hpp"
