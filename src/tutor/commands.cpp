@@ -91,14 +91,23 @@ std::vector<std::string> every_lesson_target(const course& c) {
 
 // ---- Commands ------------------------------------------------------------------
 
-asio::awaitable<int> cmd_check(course& c, const term& t, std::optional<std::string> which,
-                               bool full) {
+namespace {
+
+// The lesson a command names (the current one when none), or nothing after
+// saying why there is none.
+std::optional<std::size_t> find_lesson(const course& c, const std::optional<std::string>& which) {
   std::string why;
   auto i = c.find(which, &why);
-  if (!i) {
-    error(why);
-    co_return 2;
-  }
+  if (!i) error(why);
+  return i;
+}
+
+}  // namespace
+
+asio::awaitable<int> cmd_check(course& c, const term& t, std::optional<std::string> which,
+                               bool full) {
+  auto i = find_lesson(c, which);
+  if (!i) co_return 2;
   const auto& l = c.at(*i);
   print(lesson_header(t, c, *i) + "\n");
   print(t.dim("building and grading " + display_path(c.proj().exercise(l)) + " ...") + "\n");
@@ -178,12 +187,8 @@ asio::awaitable<int> cmd_check_all(course& c, const term& t) {
 
 asio::awaitable<int> cmd_hint(course& c, const term& t, std::optional<std::string> which,
                               std::optional<int> task, bool all) {
-  std::string why;
-  auto i = c.find(which, &why);
-  if (!i) {
-    error(why);
-    co_return 2;
-  }
+  auto i = find_lesson(c, which);
+  if (!i) co_return 2;
   const auto& l = c.at(*i);
   if (task && (*task < 1 || *task > static_cast<int>(l.tasks.size()))) {
     error(fmt::format("lesson {} has tasks 1 to {}", l.number, l.tasks.size()));
@@ -215,12 +220,8 @@ asio::awaitable<int> cmd_hint(course& c, const term& t, std::optional<std::strin
 
 asio::awaitable<int> cmd_run(course& c, const term& t, std::optional<std::string> which,
                              bool solution) {
-  std::string why;
-  auto i = c.find(which, &why);
-  if (!i) {
-    error(why);
-    co_return 2;
-  }
+  auto i = find_lesson(c, which);
+  if (!i) co_return 2;
   const auto& l = c.at(*i);
   auto s = solution ? side::solution() : side::exercise();
   if (auto errors = co_await build_demo(c, *i, s)) {
@@ -241,12 +242,8 @@ asio::awaitable<int> cmd_run(course& c, const term& t, std::optional<std::string
 }
 
 asio::awaitable<int> cmd_reset(course& c, const term& t, std::string which, bool yes) {
-  std::string why;
-  auto i = c.find(which, &why);
-  if (!i) {
-    error(why);
-    co_return 2;
-  }
+  auto i = find_lesson(c, which);
+  if (!i) co_return 2;
   const auto& l = c.at(*i);
   auto rel = fs::relative(c.proj().exercise(l), c.proj().root).string();
   if (!yes) {
@@ -276,12 +273,8 @@ asio::awaitable<int> cmd_reset(course& c, const term& t, std::string which, bool
 
 asio::awaitable<int> cmd_solution(course& c, const term& t, std::optional<std::string> which,
                                   bool force) {
-  std::string why;
-  auto i = c.find(which, &why);
-  if (!i) {
-    error(why);
-    co_return 2;
-  }
+  auto i = find_lesson(c, which);
+  if (!i) co_return 2;
   const auto& l = c.at(*i);
   if (!c.done(*i) && !force) {
     print(fmt::format("Lesson {} is not solved yet. Sure you want to see the reference?\n"
