@@ -104,11 +104,25 @@ std::string explain(std::string_view what, const tut::trace& yours,
     if (!(ok)) FAIL(::grade::explain((what), (yours).trace, (reference).trace)); \
   } while (false)
 
+// A scenario's result is an outcome, or a struct that holds one as `run`
+// beside what else the scenario observed; run_of() finds the outcome.
+template <typename T>
+const outcome<T>& run_of(const outcome<T>& run) {
+  return run;
+}
+template <typename R>
+  requires requires(const R& r) { r.run; }
+const auto& run_of(const R& result) {
+  return result.run;
+}
+
 // If the learner's run threw where the reference did not, no other check
 // makes sense: say so, with the exception and the timelines.
 template <typename A, typename B>
-void expect_no_exception(const outcome<A>& yours, const outcome<B>& reference,
+void expect_no_exception(const A& yours_result, const B& reference_result,
                          std::string_view doing) {
+  const auto& yours = run_of(yours_result);
+  const auto& reference = run_of(reference_result);
   if (yours.exception && !reference.exception)
     FAIL(explain(fmt::format("{} threw {}: {}", doing, yours.error_type,
                              yours.error),
@@ -139,11 +153,44 @@ std::string stalled(const outcome<T>& run) {
 
 // The reference must pass every scenario it is compared with; if it does
 // not, the test is wrong, not the learner.
-template <typename T>
-void reference_runs(const outcome<T>& expected) {
+template <typename R>
+void reference_runs(const R& expected_result) {
+  const auto& expected = run_of(expected_result);
   if (expected.exception)
     FAIL("the reference solution failed this scenario: " + expected.error);
 }
+
+// The both-sides runner: runs `scenario` once with the learner's function
+// and once with the reference's, each with the same `args`, and checks
+// that the reference passes it (reference_runs).
+//
+//   auto [actual, expected] =
+//       grade::both(run_fetch_all, yours::fetch_all, reference::fetch_all, 12);
+//
+// When the scenario is a template (it takes either side's function),
+// BOTH_SIDES names it and the function once:
+//
+//   auto [actual, expected] = BOTH_SIDES(cancel_fetch_all, fetch_all);
+template <typename R>
+struct sides {
+  R actual;
+  R expected;
+};
+
+template <typename Scenario, typename Yours, typename Reference,
+          typename... Args>
+auto both(Scenario&& scenario, Yours&& yours, Reference&& reference,
+          const Args&... args) {
+  using result_t = std::decay_t<std::invoke_result_t<Scenario&, Yours&, const Args&...>>;
+  sides<result_t> out{scenario(yours, args...), scenario(reference, args...)};
+  reference_runs(out.expected);
+  return out;
+}
+
+#define BOTH_SIDES(scenario, function, ...)                               \
+  ::grade::both(                                                          \
+      [](auto&& side, auto&&... more) { return scenario(side, more...); }, \
+      yours::function, reference::function __VA_OPT__(, ) __VA_ARGS__)
 
 // How an operation that was cancelled while it waited came out.
 template <typename T>
