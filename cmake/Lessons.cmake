@@ -13,7 +13,8 @@
 # exercise, the demo, and given code (GIVEN: sources such as
 # given/server.cpp that call the learner's code or are called by it,
 # compiled once for each namespace, so a save recompiles only exercise.cpp).
-# Code later lessons share is in lessons/common/ (asynclings_common).
+# Code later lessons share is in lessons/common/ (asynclings_common, and
+# asynclings_web for the HTTP stack and the server core).
 #
 # The grading side, tests/03_gather/: test.cpp (which includes the
 # generated sides.hpp, tests/support/sides.hpp.in), fakes and harnesses,
@@ -24,21 +25,29 @@
 # precompiled header holds (tut/pch.hpp) may have its own,
 # tests/03_gather/pch.hpp, which may also instantiate what the lesson
 # awaits (cmake/Pch.cmake); the lesson's sources then use that one.
-# LIBS: extra libraries the lesson's code uses, e.g. httplib::httplib.
+# LIBS: extra libraries the lesson's code uses, e.g. httplib::httplib, or
+# asynclings_web (lessons/common's HTTP stack and server core).
 
 find_program(ASYNCLINGS_PATCH patch REQUIRED)
 find_package(Python3 3.11 REQUIRED COMPONENTS Interpreter)  # tomllib
 
-# Code that later lessons reuse of earlier ones, written once.
+# Code that later lessons reuse of earlier ones, written once: what lessons
+# 03-08 taught (asynclings_common, linked by every lesson), and the HTTP
+# stack and the server core of lessons 09-11 (asynclings_web, linked by the
+# lessons that list it under `libs`), so that the first start, which builds
+# lesson 01, does not compile the web lessons' code.
 add_library(asynclings_common STATIC
   ${PROJECT_SOURCE_DIR}/lessons/common/gather.cpp
-  ${PROJECT_SOURCE_DIR}/lessons/common/http.cpp
-  ${PROJECT_SOURCE_DIR}/lessons/common/http_client.cpp
-  ${PROJECT_SOURCE_DIR}/lessons/common/semaphore.cpp
-  ${PROJECT_SOURCE_DIR}/lessons/common/serve.cpp
-  ${PROJECT_SOURCE_DIR}/lessons/common/server.cpp)
+  ${PROJECT_SOURCE_DIR}/lessons/common/semaphore.cpp)
 target_include_directories(asynclings_common PUBLIC ${PROJECT_SOURCE_DIR}/lessons)
 target_link_libraries(asynclings_common PUBLIC tut PRIVATE asynclings_options)
+
+add_library(asynclings_web STATIC
+  ${PROJECT_SOURCE_DIR}/lessons/common/http.cpp
+  ${PROJECT_SOURCE_DIR}/lessons/common/http_client.cpp
+  ${PROJECT_SOURCE_DIR}/lessons/common/serve.cpp
+  ${PROJECT_SOURCE_DIR}/lessons/common/server.cpp)
+target_link_libraries(asynclings_web PUBLIC asynclings_common PRIVATE asynclings_options)
 
 function(add_lesson dir)
   cmake_parse_arguments(PARSE_ARGV 1 arg "" "" "WRONG;LIBS;GIVEN")
@@ -199,7 +208,7 @@ function(add_common_tests)
   set(dir ${PROJECT_SOURCE_DIR}/tests/common)
   add_executable(test_common ${dir}/http_test.cpp ${dir}/server_test.cpp)
   target_link_libraries(test_common PRIVATE
-    asynclings_common tut tut_grading Catch2::Catch2WithMain asynclings_options)
+    asynclings_web tut tut_grading Catch2::Catch2WithMain asynclings_options)
   if(ASYNCLINGS_PCH)
     target_precompile_headers(test_common REUSE_FROM tut_grading)
   endif()
