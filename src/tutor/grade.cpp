@@ -76,6 +76,7 @@ struct report {
   std::string running;  // started, never ended
   int running_task = 0;
   std::string frames;  // a crash's stack: offsets into the program
+  double seconds = 0;  // the cases' own time, added up
 };
 
 report read_report(const fs::path& file) {
@@ -89,6 +90,8 @@ report read_report(const fs::path& file) {
       rep.running = unescape(parts[2]);
     } else if (parts[0] == "msg" && parts.size() >= 2) {
       if (!rep.cases.empty()) rep.cases.back().messages.push_back(unescape(parts[1]));
+    } else if (parts[0] == "time" && parts.size() >= 2) {
+      rep.seconds += std::strtod(parts[1].c_str(), nullptr);
     } else if (parts[0] == "frames" && parts.size() >= 2) {
       rep.frames = parts[1];
     } else if (parts[0] == "case" && parts.size() >= 4) {
@@ -261,7 +264,36 @@ struct shard {
   std::string reporter;  // what Catch2's reporter printed
   std::vector<std::string> frames;  // a crash's stack, symbolized
   bool started = false;
+  // In a run of several cases: what each printed (the report's marks on
+  // the output, tests/support/report.cpp), by name; the marks are taken
+  // out of run.output.
+  std::map<std::string, std::string> printed;
 };
+
+// Splits a run's output at the marks the report puts before each case.
+void split_printed(shard& s) {
+  static constexpr std::string_view mark = "\x1etut-case\t";
+  const std::string& out = s.run.output;
+  if (out.find(mark) == std::string::npos) return;
+  std::string rest;  // the output without the marks
+  std::string* current = nullptr;
+  std::size_t at = 0;
+  while (at < out.size()) {
+    auto next = out.find(mark, at);
+    auto piece = std::string_view(out).substr(at, next == std::string::npos
+                                                      ? std::string::npos
+                                                      : next - at);
+    rest += piece;
+    if (current) *current += piece;
+    if (next == std::string::npos) break;
+    auto eol = out.find('\n', next);
+    if (eol == std::string::npos) break;
+    auto name = unescape(out.substr(next + mark.size(), eol - next - mark.size()));
+    current = &s.printed[name];
+    at = eol + 1;
+  }
+  s.run.output = std::move(rest);
+}
 
 asio::awaitable<shard> run_shard(const fs::path& binary, std::string spec,
                                  const grade_options& o,
@@ -284,6 +316,7 @@ asio::awaitable<shard> run_shard(const fs::path& binary, std::string spec,
   s.run = co_await run_process(std::move(argv), opts);
   s.rep = read_report(report_file);
   s.reporter = read_text(reporter_file);
+  split_printed(s);
   std::error_code ignored;
   fs::remove(report_file, ignored);
   fs::remove(reporter_file, ignored);
@@ -430,6 +463,12 @@ verdict verdict_of(std::vector<shard>& shards, const std::vector<std::string>& n
       if (per_case && !c.passed) {
         c.output = last_lines(r.output, 30, 4000);
         c.raw_output = r.output;
+      } else if (!c.passed) {
+        // One of several cases in a process: what it printed, if it did.
+        if (auto p = s.printed.find(c.name); p != s.printed.end()) {
+          c.output = last_lines(p->second, 30, 4000);
+          c.raw_output = p->second;
+        }
       }
       v.cases.push_back(std::move(c));
     }
@@ -513,6 +552,28 @@ std::size_t default_parallel_tests() {
   return std::clamp<std::size_t>(cores * 8, 2, 16);
 }
 
+namespace {
+
+// Whether a run of the whole binary ended by itself, every case reported:
+// no hang, no crash, not stopped in the middle of a case.
+bool ended_whole(const shard& s, std::size_t cases) {
+  const auto& r = s.run;
+  bool fatal = r.exit_code != 0 && s.reporter.find("FATAL ERROR") != std::string::npos;
+  return !r.timed_out && r.signal == 0 && !fatal && s.rep.running.empty() &&
+         s.rep.cases.size() == cases;
+}
+
+// Beside a binary whose whole run did not fit in its budget: the next
+// grading goes straight to a process per case. Gone once a grading's cases
+// fit again.
+fs::path slow_marker(const fs::path& binary) {
+  auto m = binary;
+  m += ".per-case";
+  return m;
+}
+
+}  // namespace
+
 asio::awaitable<verdict> run_tests(const fs::path& binary, grade_options o) {
   auto start = std::chrono::steady_clock::now();
   std::size_t parallel = o.parallel ? o.parallel : default_parallel_tests();
@@ -527,15 +588,73 @@ asio::awaitable<verdict> run_tests(const fs::path& binary, grade_options o) {
     names.clear();
     specs = {""};  // one process for every case, in turn
   }
-  // Run whole, the binary has its cases' time together.
-  if (names.empty()) timeout = o.case_timeout * 3;
-  auto results = co_await run_pool(binary, specs, o, timeout, parallel);
+  std::vector<shard> results;
+  std::error_code ignored;
+  if (!names.empty() && o.whole_budget.count() > 0 &&
+      !fs::exists(slow_marker(binary), ignored)) {
+    // Most lessons' tests run on virtual time: the whole binary takes a
+    // few milliseconds, less than starting a process per case. So it runs
+    // whole first, within a budget; the cases it did not settle (those
+    // that failed, for their own output; those after a crash or a hang,
+    // or all of them when it ran too long) then run a process each.
+    auto whole = co_await run_shard(binary, "", o, std::min(o.whole_budget, timeout));
+    if (ended_whole(whole, names.size())) {
+      // Every case reported: passed, failed (each with what it printed),
+      // or broken (every case passed and the program failed).
+      results.push_back(std::move(whole));
+      names.clear();
+    } else {
+      if (whole.run.timed_out)
+        std::ofstream(slow_marker(binary)) << "its whole run took over "
+                                           << o.whole_budget.count() << " ms\n";
+      shard settled;  // the cases the whole run passed
+      settled.started = true;
+      settled.run.exit_code = 0;
+      std::vector<std::string> rest_names, rest_specs;
+      for (std::size_t i = 0; i < names.size(); ++i) {
+        auto it = std::find_if(whole.rep.cases.begin(), whole.rep.cases.end(),
+                               [&](const case_result& c) { return c.name == names[i]; });
+        // After a crash or a hang, only what passed is settled: a failure
+        // runs again on its own, where a crash is named with its frames.
+        bool done = it != whole.rep.cases.end() && it->passed &&
+                    names[i] != whole.rep.running;
+        if (done) {
+          settled.rep.cases.push_back(*it);
+        } else {
+          rest_names.push_back(names[i]);
+          rest_specs.push_back(specs[i]);
+        }
+      }
+      names = std::move(rest_names);
+      specs = std::move(rest_specs);
+      results = co_await run_pool(binary, specs, o, timeout, parallel);
+      if (!settled.rep.cases.empty()) results.push_back(std::move(settled));
+    }
+  } else {
+    // Run whole, the binary has its cases' time together.
+    if (names.empty()) timeout = o.case_timeout * 3;
+    results = co_await run_pool(binary, specs, o, timeout, parallel);
+    if (!names.empty()) {
+      // The cases' own time, without starting a process each: when it
+      // would fit in half the budget now, the next grading runs whole.
+      double total = 0;
+      bool hung = false;
+      for (const auto& r : results) {
+        total += r.rep.seconds;
+        hung = hung || r.run.timed_out;
+      }
+      if (!hung && total * 2000 < static_cast<double>(o.whole_budget.count()))
+        fs::remove(slow_marker(binary), ignored);
+    }
+  }
   // A spec that selected nothing (a name Catch2 reads another way): this
   // way of running does not fit the binary, so run it whole after all.
   bool missed = !names.empty() &&
-                std::any_of(results.begin(), results.end(), [](const shard& s) {
-                  return s.started && s.run.ok() && s.rep.cases.empty();
-                });
+                std::any_of(results.begin(), results.begin() + static_cast<std::ptrdiff_t>(
+                                                 std::min(results.size(), names.size())),
+                            [](const shard& s) {
+                              return s.started && s.run.ok() && s.rep.cases.empty();
+                            });
   if (missed) {
     names.clear();
     specs = {""};

@@ -67,6 +67,10 @@ struct grade_options {
   // instead of eating a budget the cases share.
   std::chrono::milliseconds case_timeout{5'000};
   std::size_t parallel = 0;  // test processes at once; 0: default_parallel_tests()
+  // The whole binary runs first, in one process, for at most this long
+  // (0: never): a lesson on virtual time is graded in milliseconds. What it
+  // does not settle runs a process per case (run_tests).
+  std::chrono::milliseconds whole_budget{1'500};
   std::chrono::milliseconds build_timeout{300'000};
   int columns = 0;  // the learner's terminal width, for the tests' timelines
   fs::path root;    // the repository (crash sites are named relative to it)
@@ -101,10 +105,14 @@ sanitizer_report summarize_sanitizer(const std::string& output, const fs::path& 
 fs::path sanitizer_build(const project& p);
 
 // Runs a test binary that is already built and reads its report. With
-// `parallel` > 1, each test case runs in a process of its own, that many at
-// once: the lessons' tests mostly wait (on sockets, on real timers), so
+// `parallel` > 1, the whole binary runs first within `whole_budget`; the
+// cases it did not settle (failed, crashed, hung, or all of them when it
+// was too slow) then run in a process each, that many at once: the
+// real-time lessons' tests mostly wait (on sockets, on real timers), so
 // they overlap well, and a case that crashes or hangs takes only itself
-// down. Each case must end within `case_timeout` of its own start.
+// down. Each of those must end within `case_timeout` of its own start. A
+// binary too slow to run whole is remembered beside it
+// (<binary>.per-case) and goes straight to a process per case.
 asio::awaitable<verdict> run_tests(const std::filesystem::path& binary,
                                    grade_options o);
 

@@ -3,13 +3,20 @@
 //   start<TAB>tags<TAB>name             (as a test case begins)
 //   case<TAB>pass|fail<TAB>tags<TAB>name  (as it ends)
 //   msg<TAB>text, with \n \t and \\ escaped
+//   time<TAB>seconds                    (how long the case ran, as it ends)
 //   frames<TAB>0x1a2b 0x3c4d ...          (a crash: the stack at the signal,
 //                                         as offsets into the test program,
 //                                         for the tutor to name file and line)
 // Lines are flushed as they happen, so a crash still leaves what ran.
+//
+// With $TUT_REPORT set, each case also begins with a line of its own on the
+// program's output, "\x1etut-case\t<name>", after what came before has
+// been flushed: a run of every case in one process tells the tutor which
+// case printed what.
 #define CATCH_CONFIG_EXTERNAL_INTERFACES
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -17,6 +24,9 @@
 #include <dlfcn.h>
 #include <execinfo.h>
 #include <link.h>
+#include <unistd.h>
+
+#include <iostream>
 #include <string>
 #include <vector>
 
@@ -79,7 +89,18 @@ public:
       file_ = std::fopen(path, "w");
     current_ = info.name;
     tags_ = info.tagsAsString();
+    started_ = std::chrono::steady_clock::now();
     if (file_) {
+      std::cout.flush();
+      std::cerr.flush();
+      std::fflush(stdout);
+      std::fflush(stderr);
+      std::string mark = "\x1etut-case\t" + escape(current_) + "\n";
+      for (std::size_t at = 0; at < mark.size();) {
+        auto n = ::write(1, mark.data() + at, mark.size() - at);
+        if (n <= 0) break;
+        at += static_cast<std::size_t>(n);
+      }
       // A hang or crash in this case leaves this line as the last one.
       std::fprintf(file_, "start\t%s\t%s\n", escape(tags_).c_str(),
                    escape(current_).c_str());
@@ -114,7 +135,16 @@ public:
   }
 
   void testCaseEnded(Catch::TestCaseStats const& stats) override {
+    std::cout.flush();
+    std::cerr.flush();
+    std::fflush(stdout);
+    std::fflush(stderr);
     flush_case(stats.totals.assertions.failed == 0);
+    if (file_) {
+      std::chrono::duration<double> ran = std::chrono::steady_clock::now() - started_;
+      std::fprintf(file_, "time\t%.6f\n", ran.count());
+      std::fflush(file_);
+    }
   }
 
   ~tutor_report() override {
@@ -133,6 +163,7 @@ private:
   }
 
   std::FILE* file_ = nullptr;
+  std::chrono::steady_clock::time_point started_;
   std::string current_, tags_;
   std::vector<std::string> messages_;
 };
