@@ -2,6 +2,8 @@
 // reference on virtual time; a difference is explained in the lesson's words.
 #include "sides.hpp"
 
+#include "recording.hpp"
+
 #include <asio/bind_cancellation_slot.hpp>
 
 #include <algorithm>
@@ -24,8 +26,7 @@ namespace {
 template <typename Sem>
 using shared = std::shared_ptr<Sem>;
 
-template <typename Sem>
-struct side {};
+using grade::side;
 
 // What one run of a scenario did.
 struct recorded {
@@ -35,25 +36,15 @@ struct recorded {
   std::string seen;                    // what a task saw of its own wait
 };
 
-// Runs `body(out)`, a coroutine, on virtual time.
-template <typename Body>
-recorded record(Body body) {
-  recorded out;
-  out.run = grade::run([&]() -> awaitable<void> { co_await body(out); });
-  return out;
-}
+// record(body): runs `body(out)`, a coroutine, on virtual time.
+constexpr grade::recorder<recorded> record{};
+using compared = grade::compared<recorded>;
 
-struct compared {
-  recorded actual, expected;
-};
-
-// `scenario(side<Sem>{})` for both sides; the reference must pass it.
-template <typename Scenario>
-compared compare(Scenario scenario) {
-  auto expected = scenario(side<reference::async_semaphore>{});
-  grade::reference_runs(expected.run);
-  return {scenario(side<yours::async_semaphore>{}), std::move(expected)};
-}
+// compare(scenario): `scenario(side<Sem>{})` for both sides; the
+// reference must pass it.
+constexpr grade::comparer<yours::async_semaphore,
+                          reference::async_semaphore>
+    compare{};
 
 // ---- Tasks on the timeline --------------------------------------------------
 
@@ -100,12 +91,6 @@ awaitable<void> take(shared<Sem> sem, std::string name,
   got.push_back(name);
 }
 
-// Work that returns nothing, as a value grade::cancel_after can report.
-awaitable<grade::nothing> as_value(awaitable<void> work) {
-  co_await std::move(work);
-  co_return grade::nothing{};
-}
-
 // How a task cancelled while it waited came out, in words.
 std::string ending(const grade::cancelled_run<grade::nothing>& r) {
   if (r.ended() && !r.exception)
@@ -118,7 +103,7 @@ std::string ending(const grade::cancelled_run<grade::nothing>& r) {
 // emits it at `at` (loop time from now); `seen` says how the work ended.
 awaitable<void> cancel_at(awaitable<void> work, tut::clock::duration at,
                           std::string& seen) {
-  seen = ending(co_await grade::cancel_after(as_value(std::move(work)), at));
+  seen = ending(co_await grade::cancel_after(std::move(work), at));
 }
 
 // When the row `name` got its permit (the "permit" mark), or -1: never.
@@ -130,7 +115,7 @@ double granted_at(const tut::trace& t, std::string_view name) {
   return -1;
 }
 
-std::string when(double at) { return at < 0 ? "never" : "at " + secs(at); }
+using grade::when;
 
 // Who got the permit when, e.g. "A at 1 s".
 std::vector<std::string> turns(const recorded& r) {
@@ -173,15 +158,6 @@ void expect_nobody_aborted(const compared& c, std::string_view except = "") {
                           ? ", and it never got a permit"
                           : ""),
           c.actual.run.trace, c.expected.run.trace));
-}
-
-// The run must not stall or throw; `who` names the tasks in the message.
-void expect_run_ends(const compared& c, std::string_view who,
-                     std::string_view what) {
-  GRADE(!c.actual.run.threw<tut::deadlock_error>(),
-        grade::stalled(c.actual.run) + std::string(what), c.actual.run,
-        c.expected.run);
-  grade::expect_no_exception(c.actual.run, c.expected.run, who);
 }
 
 }  // namespace
