@@ -141,6 +141,24 @@ std::string readings(const std::vector<std::size_t>& r) {
   return fmt::format("{}", fmt::join(r, ", "));
 }
 
+// Both sides' readings must match; `what` has two {}: your readings, then
+// the reference's.
+void expect_same_readings(const compared& c, std::string_view what) {
+  GRADE(c.actual.readings == c.expected.readings,
+        fmt::format(fmt::runtime(what), readings(c.actual.readings),
+                    readings(c.expected.readings)),
+        c.actual.run, c.expected.run);
+}
+
+// Both sides gave the permit to the same tasks at the same moments; `what`
+// has two {}: your turns, then the reference's.
+void expect_same_turns(const compared& c, std::string_view what) {
+  GRADE(turns(c.actual) == turns(c.expected),
+        fmt::format(fmt::runtime(what), grade::list(turns(c.actual)),
+                    grade::list(turns(c.expected))),
+        c.actual.run, c.expected.run);
+}
+
 // Nobody cancels anyone in a scenario that calls this (but `except`), so a
 // task whose acquire() threw operation_aborted was not cancelled: it woke
 // from its wait and took the wake-up for a cancellation.
@@ -197,14 +215,10 @@ TEST_CASE("a semaphore of 3 gives out three permits at once and takes them "
                     "permit free, acquire() returns at once",
                     secs(c.actual.run.seconds())),
         c.actual.run, c.expected.run);
-  GRADE(c.actual.readings == c.expected.readings,
-        fmt::format("a semaphore of 3: available() read [{}] after each of "
-                    "three acquire() and then after each of three release(); "
-                    "it should read [{}]: each acquire() takes a permit, each "
-                    "release() gives one back",
-                    readings(c.actual.readings),
-                    readings(c.expected.readings)),
-        c.actual.run, c.expected.run);
+  expect_same_readings(c, "a semaphore of 3: available() read [{}] after each "
+                          "of three acquire() and then after each of three "
+                          "release(); it should read [{}]: each acquire() "
+                          "takes a permit, each release() gives one back");
 }
 
 // ---- Task 2: wait in line; release hands the permit over --------------------
@@ -251,13 +265,10 @@ TEST_CASE("a semaphore of 3 lets three tasks in; the fourth waits for a "
                     when(granted_at(yt, "holder 4")),
                     when(granted_at(rt, "holder 4"))),
         c.actual.run, c.expected.run);
-  GRADE(c.actual.readings == c.expected.readings,
-        fmt::format("available() and waiting() read [{}] at 0.5 s, while "
-                    "three held permits and one waited, then at 2.5 s, after "
-                    "all gave them back; they should read [{}]",
-                    readings(c.actual.readings),
-                    readings(c.expected.readings)),
-        c.actual.run, c.expected.run);
+  expect_same_readings(c, "available() and waiting() read [{}] at 0.5 s, "
+                          "while three held permits and one waited, then at "
+                          "2.5 s, after all gave them back; they should read "
+                          "[{}]");
 }
 
 namespace {
@@ -419,10 +430,7 @@ TEST_CASE("a task that gives up waiting takes no permit and leaves the line",
                               expected.readings.end() - 1}),
                     expected.readings.back()),
         actual.run, expected.run);
-  GRADE(turns(actual) == turns(expected),
-        fmt::format("the permit went to {}; expected {}",
-                    grade::list(turns(actual)), grade::list(turns(expected))),
-        actual.run, expected.run);
+  expect_same_turns(c, "the permit went to {}; expected {}");
 }
 
 namespace {
@@ -492,11 +500,8 @@ TEST_CASE("acquire() cancelled while it waits throws operation_aborted, "
                     actual.readings[2], actual.readings[3],
                     expected.readings[2], expected.readings[3]),
         actual.run, expected.run);
-  GRADE(turns(actual) == turns(expected),
-        fmt::format("the permit went to {}; expected {}: the waiters on "
-                    "both sides of the cancelled one keep their places",
-                    grade::list(turns(actual)), grade::list(turns(expected))),
-        actual.run, expected.run);
+  expect_same_turns(c, "the permit went to {}; expected {}: the waiters on "
+                       "both sides of the cancelled one keep their places");
 }
 
 namespace {
@@ -674,15 +679,11 @@ TEST_CASE("a permit goes back exactly once: after release(), after a move",
   expect_run_ends(c, "hold()",
                   "hold() waited on a semaphore of 2 although a permit was "
                   "free.");
-  GRADE(c.actual.readings == c.expected.readings,
-        fmt::format("with a semaphore of 2, available() read [{}]; it should "
-                    "read [{}]. Taken: hold(); release() then end of scope; "
-                    "a move then end of scope; two held, one moved onto the "
-                    "other, end of scope. A permit gives back one permit, "
-                    "once",
-                    readings(c.actual.readings),
-                    readings(c.expected.readings)),
-        c.actual.run, c.expected.run);
+  expect_same_readings(c, "with a semaphore of 2, available() read [{}]; it "
+                          "should read [{}]. Taken: hold(); release() then "
+                          "end of scope; a move then end of scope; two held, "
+                          "one moved onto the other, end of scope. A permit "
+                          "gives back one permit, once");
 }
 
 // ---- Task 5: fetch_all ------------------------------------------------------
