@@ -4,6 +4,7 @@
 
 #include "cancelled.hpp"
 #include "dangling.hpp"
+#include "own_copy.hpp"
 
 #include <chrono>
 #include <string>
@@ -239,9 +240,8 @@ TEST_CASE("a job handed to start_in_background runs as its own task",
 TEST_CASE("remind_later returns at once, and the reminder is logged after "
           "its delay",
           "[lesson01][task5]") {
-  auto actual = remind_run(yours::remind_later);
-  auto expected = remind_run(reference::remind_later);
-  grade::expect_no_exception(actual.run, expected.run, "remind_later");
+  auto [actual, expected] = BOTH_SIDES(remind_run, remind_later);
+  grade::expect_no_exception(actual, expected, "remind_later");
   GRADE(actual.at_call.empty() && actual.at_50ms.empty(),
         fmt::format("the log held {} {}; the reminder is due after 100 ms, "
                     "not before",
@@ -260,24 +260,14 @@ TEST_CASE("remind_later returns at once, and the reminder is logged after "
 
 TEST_CASE("the reminder's task keeps its own copy of the message",
           "[lesson01][task5]") {
-  auto actual = remind_run(yours::remind_later);
-  auto expected = remind_run(reference::remind_later);
-  grade::expect_no_exception(actual.run, expected.run, "remind_later");
-  for (const auto& line : actual.at_150ms)
-    GRADE(!grade::read_freed(line, reminder),
-          fmt::format("the reminder logged {} instead of \"{}\": that is "
-                      "what this test wrote into the memory of remind_later's "
-                      "`message` once the call had returned and the string "
-                      "was destroyed. Your task read `message` after its "
-                      "owner was gone: a task that runs on after the call "
-                      "must keep its own copy",
-                      grade::show_freed(line), reminder),
-          actual.run, expected.run);
-  GRADE(actual.at_150ms == expected.at_150ms,
-        fmt::format("at 150 ms the log held {}; expected {}",
-                    grade::list(actual.at_150ms),
-                    grade::list(expected.at_150ms)),
-        actual.run, expected.run);
+  auto [actual, expected] = BOTH_SIDES(remind_run, remind_later);
+  grade::expect_no_exception(actual, expected, "remind_later");
+  grade::expect_own_copy(
+      actual.at_150ms, expected.at_150ms, reminder,
+      {"the reminder", "remind_later", "Your task",
+       "a task that runs on after the call must keep its own copy",
+       "at 150 ms the log held"},
+      actual.run, expected.run);
 }
 
 TEST_CASE("run_add runs the coroutine on a loop and returns 42",

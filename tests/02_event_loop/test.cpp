@@ -4,6 +4,7 @@
 
 #include "cancelled.hpp"
 #include "dangling.hpp"
+#include "own_copy.hpp"
 
 #include <chrono>
 #include <functional>
@@ -23,12 +24,27 @@ jobs_t three_waits() {
   return jobs;
 }
 
+template <typename RunInTurn>
+auto run_in_turn_run(RunInTurn run_in_turn) {
+  return grade::run([=] { return run_in_turn(three_waits()); });
+}
+
 template <typename Start>
 auto started_together(Start start) {
   return grade::run([start]() -> awaitable<void> {
     start(co_await asio::this_coro::executor, three_waits());
     co_return;
   });
+}
+
+// Each of the three waits ran; `what` says, with how many ran ({}), why
+// some did not.
+template <typename Run>
+void expect_every_job_ran(const Run& actual, const Run& expected,
+                          std::string_view what) {
+  GRADE(actual.trace.tasks.size() == 3,
+        fmt::format(fmt::runtime(what), actual.trace.tasks.size()), actual,
+        expected);
 }
 
 // The request scenario of task 5: a heartbeat ticks every 20 ms while three
@@ -114,15 +130,11 @@ posted posted_run(LogLater log_later) {
 
 TEST_CASE("three waits run in turn take 6 s: the sum of their times",
           "[lesson02][task1]") {
-  auto actual = grade::run([] { return yours::run_in_turn(three_waits()); });
-  auto expected =
-      grade::run([] { return reference::run_in_turn(three_waits()); });
+  auto [actual, expected] = BOTH_SIDES(run_in_turn_run, run_in_turn);
   grade::expect_no_exception(actual, expected, "run_in_turn");
-  GRADE(actual.trace.tasks.size() == 3,
-        fmt::format("run_in_turn ran {} of the 3 jobs; it should run each "
-                    "of them to its end, one after the other",
-                    actual.trace.tasks.size()),
-        actual, expected);
+  expect_every_job_ran(actual, expected,
+                       "run_in_turn ran {} of the 3 jobs; it should run each "
+                       "of them to its end, one after the other");
   GRADE(actual.seconds() == expected.seconds() && actual.trace.peak == 1,
         fmt::format("run in turn, the waits should take {} one after the "
                     "other; yours took {} with up to {} at once",
@@ -150,14 +162,11 @@ TEST_CASE("run_in_turn cancelled during the second job ends with "
 
 TEST_CASE("three waits started together take 3 s: the longest, not the sum",
           "[lesson02][task2]") {
-  auto actual = started_together(yours::start_together);
-  auto expected = started_together(reference::start_together);
+  auto [actual, expected] = BOTH_SIDES(started_together, start_together);
   grade::expect_no_exception(actual, expected, "start_together");
-  GRADE(actual.trace.tasks.size() == 3,
-        fmt::format("only {} of the 3 jobs ran: a job that is neither "
-                    "spawned nor awaited never runs",
-                    actual.trace.tasks.size()),
-        actual, expected);
+  expect_every_job_ran(actual, expected,
+                       "only {} of the 3 jobs ran: a job that is neither "
+                       "spawned nor awaited never runs");
   GRADE(actual.seconds() == expected.seconds(),
         fmt::format("your three waits took {}; started together they end "
                     "after {}, when the longest one does",
@@ -167,8 +176,7 @@ TEST_CASE("three waits started together take 3 s: the longest, not the sum",
 
 TEST_CASE("jobs started together are all running at once",
           "[lesson02][task2]") {
-  auto actual = started_together(yours::start_together);
-  auto expected = started_together(reference::start_together);
+  auto [actual, expected] = BOTH_SIDES(started_together, start_together);
   grade::expect_no_exception(actual, expected, "start_together");
   GRADE(actual.trace.peak == expected.trace.peak,
         fmt::format("at most {} of your jobs ran at the same time; all {} "
@@ -201,9 +209,8 @@ TEST_CASE("two counters that yield take turns: a1 b1 a2 b2 a3 b3",
 TEST_CASE("a message logged later appears after the caller yields, not "
           "inside log_later",
           "[lesson02][task4]") {
-  auto actual = posted_run(yours::log_later);
-  auto expected = posted_run(reference::log_later);
-  grade::expect_no_exception(actual.run, expected.run, "log_later");
+  auto [actual, expected] = BOTH_SIDES(posted_run, log_later);
+  grade::expect_no_exception(actual, expected, "log_later");
   // Where the message landed, whatever it reads (the next test looks at
   // what it reads).
   auto order = [](std::vector<std::string> log) {
@@ -222,23 +229,13 @@ TEST_CASE("a message logged later appears after the caller yields, not "
 
 TEST_CASE("the posted callback logs its own copy of the message",
           "[lesson02][task4]") {
-  auto actual = posted_run(yours::log_later);
-  auto expected = posted_run(reference::log_later);
-  grade::expect_no_exception(actual.run, expected.run, "log_later");
-  for (const auto& line : actual.log)
-    GRADE(!grade::read_freed(line, shipped),
-          fmt::format("the callback logged {} instead of \"{}\": that is "
-                      "what this test wrote into the memory of log_later's "
-                      "`message` once the call had returned and the string "
-                      "was destroyed. Your callback read `message` after its "
-                      "owner was gone: a callback that runs later must carry "
-                      "its own copy",
-                      grade::show_freed(line), shipped),
-          actual.run, expected.run);
-  GRADE(actual.log == expected.log,
-        fmt::format("the log reads {}; expected {}", grade::list(actual.log),
-                    grade::list(expected.log)),
-        actual.run, expected.run);
+  auto [actual, expected] = BOTH_SIDES(posted_run, log_later);
+  grade::expect_no_exception(actual, expected, "log_later");
+  grade::expect_own_copy(
+      actual.log, expected.log, shipped,
+      {"the callback", "log_later", "Your callback",
+       "a callback that runs later must carry its own copy", "the log reads"},
+      actual.run, expected.run);
 }
 
 TEST_CASE("a handler that waits does not block the loop: the heartbeat "

@@ -48,13 +48,25 @@ struct job {
   std::string error;   // when not empty, what it throws
 };
 
+// The job as a named task on the timeline.
+awaitable<std::string> traced_job(const job& j) {
+  return tut::traced(j.name, j.error.empty() ? answer(j.answer, j.takes)
+                                             : fail(j.error, j.takes));
+}
+
 jobs_t make_jobs(const std::vector<job>& list) {
   jobs_t jobs;
-  for (const auto& j : list)
-    jobs.push_back(tut::traced(j.name, j.error.empty()
-                                           ? answer(j.answer, j.takes)
-                                           : fail(j.error, j.takes)));
+  for (const auto& j : list) jobs.push_back(traced_job(j));
   return jobs;
+}
+
+// gather_pair of the job "first" (the left page, in 300 ms) and `second`.
+template <typename GatherPair>
+auto gather_pair_run(GatherPair gather_pair, const job& second) {
+  return grade::run([=] {
+    return gather_pair(traced_job({"first", 300ms, "the left page", ""}),
+                       traced_job(second));
+  });
 }
 
 // Jobs 1, 2 and 3 answer after 300, 100 and 200 ms: they end in the order
@@ -201,6 +213,16 @@ void expect_cancelled_at_50ms(Scenario scenario, Yours yours_work,
                                       "jobs should have been then",
                                       what));
   grade::expect_cancelled(actual, expected, what, 50ms);
+}
+
+// The same for gather or gather_settled over the three jobs.
+template <typename Yours, typename Reference>
+void expect_three_jobs_cancelled_at_50ms(Yours yours_gather,
+                                         Reference reference_gather,
+                                         std::string_view what) {
+  expect_cancelled_at_50ms(
+      [](auto gather) { return gather(make_jobs(three_jobs)); }, yours_gather,
+      reference_gather, what, {"job 1", "job 2", "job 3"});
 }
 
 }  // namespace
@@ -356,10 +378,8 @@ TEST_CASE("gather fails fast: it ends when the first job fails, not when "
 TEST_CASE("a gather cancelled while it waits cancels its jobs, waits for "
           "them, and ends with operation_aborted",
           "[lesson03][task3]") {
-  expect_cancelled_at_50ms(
-      [](auto gather) { return gather(make_jobs(three_jobs)); },
-      yours::gather, reference::gather, "gather of three jobs",
-      {"job 1", "job 2", "job 3"});
+  expect_three_jobs_cancelled_at_50ms(yours::gather, reference::gather,
+                                      "gather of three jobs");
 }
 
 // ---- Task 4: gather_settled --------------------------------------------
@@ -405,25 +425,18 @@ TEST_CASE("gather_settled runs every job at once and to its end, cancelling "
 TEST_CASE("a gather_settled cancelled while it waits cancels its jobs, "
           "waits for them, and ends with operation_aborted",
           "[lesson03][task4]") {
-  expect_cancelled_at_50ms(
-      [](auto gather_settled) { return gather_settled(make_jobs(three_jobs)); },
-      yours::gather_settled, reference::gather_settled,
-      "gather_settled of three jobs", {"job 1", "job 2", "job 3"});
+  expect_three_jobs_cancelled_at_50ms(yours::gather_settled,
+                                      reference::gather_settled,
+                                      "gather_settled of three jobs");
 }
 
 // ---- Task 5: make_parallel_group ---------------------------------------
 
 TEST_CASE("gather_pair returns both results, the two jobs running at once",
           "[lesson03][task5]") {
-  auto scenario = [](auto gather_pair) {
-    return grade::run([gather_pair] {
-      return gather_pair(
-          tut::traced("first", answer("the left page", 300ms)),
-          tut::traced("second", answer("the right page", 100ms)));
-    });
-  };
-  auto actual = scenario(yours::gather_pair);
-  auto expected = scenario(reference::gather_pair);
+  auto [actual, expected] =
+      BOTH_SIDES(gather_pair_run, gather_pair,
+                 job{"second", 100ms, "the right page", ""});
   grade::expect_no_exception(actual, expected, "gather_pair");
   GRADE(*actual.value == *expected.value,
         fmt::format("gather_pair returned (\"{}\", \"{}\"); expected "
@@ -441,15 +454,10 @@ TEST_CASE("gather_pair returns both results, the two jobs running at once",
 TEST_CASE("when the second job of gather_pair fails, its own error comes "
           "out, not the first job's cancellation",
           "[lesson03][task5]") {
-  auto scenario = [](auto gather_pair) {
-    return grade::run([gather_pair] {
-      return gather_pair(
-          tut::traced("first", answer("the left page", 300ms)),
-          tut::traced("second", fail("payment service is down", 100ms)));
-    });
-  };
-  auto actual = scenario(yours::gather_pair);
-  auto expected = scenario(reference::gather_pair);
+  // The reference throws too: the second job's error.
+  const job second{"second", 100ms, "", "payment service is down"};
+  auto actual = gather_pair_run(yours::gather_pair, second);
+  auto expected = gather_pair_run(reference::gather_pair, second);
   GRADE(actual.exception,
         "gather_pair returned normally although the second job threw "
         "\"payment service is down\"",

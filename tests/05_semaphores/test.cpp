@@ -2,6 +2,8 @@
 // reference on virtual time; a difference is explained in the lesson's words.
 #include "sides.hpp"
 
+#include "recording.hpp"
+
 #include <asio/bind_cancellation_slot.hpp>
 
 #include <algorithm>
@@ -24,8 +26,7 @@ namespace {
 template <typename Sem>
 using shared = std::shared_ptr<Sem>;
 
-template <typename Sem>
-struct side {};
+using grade::side;
 
 // What one run of a scenario did.
 struct recorded {
@@ -35,25 +36,15 @@ struct recorded {
   std::string seen;                    // what a task saw of its own wait
 };
 
-// Runs `body(out)`, a coroutine, on virtual time.
-template <typename Body>
-recorded record(Body body) {
-  recorded out;
-  out.run = grade::run([&]() -> awaitable<void> { co_await body(out); });
-  return out;
-}
+// record(body): runs `body(out)`, a coroutine, on virtual time.
+constexpr grade::recorder<recorded> record{};
+using compared = grade::compared<recorded>;
 
-struct compared {
-  recorded actual, expected;
-};
-
-// `scenario(side<Sem>{})` for both sides; the reference must pass it.
-template <typename Scenario>
-compared compare(Scenario scenario) {
-  auto expected = scenario(side<reference::async_semaphore>{});
-  grade::reference_runs(expected.run);
-  return {scenario(side<yours::async_semaphore>{}), std::move(expected)};
-}
+// compare(scenario): `scenario(side<Sem>{})` for both sides; the
+// reference must pass it.
+constexpr grade::comparer<yours::async_semaphore,
+                          reference::async_semaphore>
+    compare{};
 
 // ---- Tasks on the timeline --------------------------------------------------
 
@@ -100,12 +91,6 @@ awaitable<void> take(shared<Sem> sem, std::string name,
   got.push_back(name);
 }
 
-// Work that returns nothing, as a value grade::cancel_after can report.
-awaitable<grade::nothing> as_value(awaitable<void> work) {
-  co_await std::move(work);
-  co_return grade::nothing{};
-}
-
 // How a task cancelled while it waited came out, in words.
 std::string ending(const grade::cancelled_run<grade::nothing>& r) {
   if (r.ended() && !r.exception)
@@ -118,7 +103,7 @@ std::string ending(const grade::cancelled_run<grade::nothing>& r) {
 // emits it at `at` (loop time from now); `seen` says how the work ended.
 awaitable<void> cancel_at(awaitable<void> work, tut::clock::duration at,
                           std::string& seen) {
-  seen = ending(co_await grade::cancel_after(as_value(std::move(work)), at));
+  seen = ending(co_await grade::cancel_after(std::move(work), at));
 }
 
 // When the row `name` got its permit (the "permit" mark), or -1: never.
@@ -130,7 +115,7 @@ double granted_at(const tut::trace& t, std::string_view name) {
   return -1;
 }
 
-std::string when(double at) { return at < 0 ? "never" : "at " + secs(at); }
+using grade::when;
 
 // Who got the permit when, e.g. "A at 1 s".
 std::vector<std::string> turns(const recorded& r) {
@@ -156,6 +141,24 @@ std::string readings(const std::vector<std::size_t>& r) {
   return fmt::format("{}", fmt::join(r, ", "));
 }
 
+// Both sides' readings must match; `what` has two {}: your readings, then
+// the reference's.
+void expect_same_readings(const compared& c, std::string_view what) {
+  GRADE(c.actual.readings == c.expected.readings,
+        fmt::format(fmt::runtime(what), readings(c.actual.readings),
+                    readings(c.expected.readings)),
+        c.actual.run, c.expected.run);
+}
+
+// Both sides gave the permit to the same tasks at the same moments; `what`
+// has two {}: your turns, then the reference's.
+void expect_same_turns(const compared& c, std::string_view what) {
+  GRADE(turns(c.actual) == turns(c.expected),
+        fmt::format(fmt::runtime(what), grade::list(turns(c.actual)),
+                    grade::list(turns(c.expected))),
+        c.actual.run, c.expected.run);
+}
+
 // Nobody cancels anyone in a scenario that calls this (but `except`), so a
 // task whose acquire() threw operation_aborted was not cancelled: it woke
 // from its wait and took the wake-up for a cancellation.
@@ -173,15 +176,6 @@ void expect_nobody_aborted(const compared& c, std::string_view except = "") {
                           ? ", and it never got a permit"
                           : ""),
           c.actual.run.trace, c.expected.run.trace));
-}
-
-// The run must not stall or throw; `who` names the tasks in the message.
-void expect_run_ends(const compared& c, std::string_view who,
-                     std::string_view what) {
-  GRADE(!c.actual.run.threw<tut::deadlock_error>(),
-        grade::stalled(c.actual.run) + std::string(what), c.actual.run,
-        c.expected.run);
-  grade::expect_no_exception(c.actual.run, c.expected.run, who);
 }
 
 }  // namespace
@@ -221,14 +215,10 @@ TEST_CASE("a semaphore of 3 gives out three permits at once and takes them "
                     "permit free, acquire() returns at once",
                     secs(c.actual.run.seconds())),
         c.actual.run, c.expected.run);
-  GRADE(c.actual.readings == c.expected.readings,
-        fmt::format("a semaphore of 3: available() read [{}] after each of "
-                    "three acquire() and then after each of three release(); "
-                    "it should read [{}]: each acquire() takes a permit, each "
-                    "release() gives one back",
-                    readings(c.actual.readings),
-                    readings(c.expected.readings)),
-        c.actual.run, c.expected.run);
+  expect_same_readings(c, "a semaphore of 3: available() read [{}] after each "
+                          "of three acquire() and then after each of three "
+                          "release(); it should read [{}]: each acquire() "
+                          "takes a permit, each release() gives one back");
 }
 
 // ---- Task 2: wait in line; release hands the permit over --------------------
@@ -275,13 +265,10 @@ TEST_CASE("a semaphore of 3 lets three tasks in; the fourth waits for a "
                     when(granted_at(yt, "holder 4")),
                     when(granted_at(rt, "holder 4"))),
         c.actual.run, c.expected.run);
-  GRADE(c.actual.readings == c.expected.readings,
-        fmt::format("available() and waiting() read [{}] at 0.5 s, while "
-                    "three held permits and one waited, then at 2.5 s, after "
-                    "all gave them back; they should read [{}]",
-                    readings(c.actual.readings),
-                    readings(c.expected.readings)),
-        c.actual.run, c.expected.run);
+  expect_same_readings(c, "available() and waiting() read [{}] at 0.5 s, "
+                          "while three held permits and one waited, then at "
+                          "2.5 s, after all gave them back; they should read "
+                          "[{}]");
 }
 
 namespace {
@@ -443,10 +430,7 @@ TEST_CASE("a task that gives up waiting takes no permit and leaves the line",
                               expected.readings.end() - 1}),
                     expected.readings.back()),
         actual.run, expected.run);
-  GRADE(turns(actual) == turns(expected),
-        fmt::format("the permit went to {}; expected {}",
-                    grade::list(turns(actual)), grade::list(turns(expected))),
-        actual.run, expected.run);
+  expect_same_turns(c, "the permit went to {}; expected {}");
 }
 
 namespace {
@@ -516,11 +500,8 @@ TEST_CASE("acquire() cancelled while it waits throws operation_aborted, "
                     actual.readings[2], actual.readings[3],
                     expected.readings[2], expected.readings[3]),
         actual.run, expected.run);
-  GRADE(turns(actual) == turns(expected),
-        fmt::format("the permit went to {}; expected {}: the waiters on "
-                    "both sides of the cancelled one keep their places",
-                    grade::list(turns(actual)), grade::list(turns(expected))),
-        actual.run, expected.run);
+  expect_same_turns(c, "the permit went to {}; expected {}: the waiters on "
+                       "both sides of the cancelled one keep their places");
 }
 
 namespace {
@@ -698,15 +679,11 @@ TEST_CASE("a permit goes back exactly once: after release(), after a move",
   expect_run_ends(c, "hold()",
                   "hold() waited on a semaphore of 2 although a permit was "
                   "free.");
-  GRADE(c.actual.readings == c.expected.readings,
-        fmt::format("with a semaphore of 2, available() read [{}]; it should "
-                    "read [{}]. Taken: hold(); release() then end of scope; "
-                    "a move then end of scope; two held, one moved onto the "
-                    "other, end of scope. A permit gives back one permit, "
-                    "once",
-                    readings(c.actual.readings),
-                    readings(c.expected.readings)),
-        c.actual.run, c.expected.run);
+  expect_same_readings(c, "with a semaphore of 2, available() read [{}]; it "
+                          "should read [{}]. Taken: hold(); release() then "
+                          "end of scope; a move then end of scope; two held, "
+                          "one moved onto the other, end of scope. A permit "
+                          "gives back one permit, once");
 }
 
 // ---- Task 5: fetch_all ------------------------------------------------------

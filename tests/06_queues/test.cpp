@@ -2,6 +2,8 @@
 // reference on virtual time; a difference is explained in the lesson's words.
 #include "sides.hpp"
 
+#include "recording.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <map>
@@ -22,8 +24,7 @@ namespace {
 template <typename Queue>
 using shared = std::shared_ptr<Queue>;
 
-template <typename Queue>
-struct side {};
+using grade::side;
 
 // What one run of a scenario did.
 struct recorded {
@@ -32,25 +33,14 @@ struct recorded {
   std::string seen;              // how one operation ended
 };
 
-// Runs `body(out)`, a coroutine, on virtual time.
-template <typename Body>
-recorded record(Body body) {
-  recorded out;
-  out.run = grade::run([&]() -> awaitable<void> { co_await body(out); });
-  return out;
-}
+// record(body): runs `body(out)`, a coroutine, on virtual time.
+constexpr grade::recorder<recorded> record{};
+using compared = grade::compared<recorded>;
 
-struct compared {
-  recorded actual, expected;
-};
-
-// `scenario(side<Queue>{})` for both sides; the reference must pass it.
-template <typename Scenario>
-compared compare(Scenario scenario) {
-  auto expected = scenario(side<reference::async_queue>{});
-  grade::reference_runs(expected.run);
-  return {scenario(side<yours::async_queue>{}), std::move(expected)};
-}
+// compare(scenario): `scenario(side<Queue>{})` for both sides; the
+// reference must pass it.
+constexpr grade::comparer<yours::async_queue, reference::async_queue>
+    compare{};
 
 double now_s() { return tut::seconds(tut::now().time_since_epoch()).count(); }
 
@@ -73,16 +63,7 @@ double end_of(const tut::trace& t, std::string_view name) {
   return task && task->end ? task->end->count() : -1;
 }
 
-std::string when(double at) { return at < 0 ? "never" : "at " + secs(at); }
-
-// The run must not stall or throw; `what` says what the stall means.
-void expect_run_ends(const compared& c, std::string_view who,
-                     std::string_view what) {
-  GRADE(!c.actual.run.threw<tut::deadlock_error>(),
-        grade::stalled(c.actual.run) + std::string(what), c.actual.run,
-        c.expected.run);
-  grade::expect_no_exception(c.actual.run, c.expected.run, who);
-}
+using grade::when;
 
 // Both sides' logs must match; `what` has two {}: your log, then the
 // reference's.
@@ -93,10 +74,12 @@ void expect_same_log(const compared& c, std::string_view what) {
         c.actual.run, c.expected.run);
 }
 
-// Work that returns nothing, as a value grade::cancel_after can report.
-awaitable<grade::nothing> as_value(awaitable<void> work) {
-  co_await std::move(work);
-  co_return grade::nothing{};
+// Both sides' `seen` must match; `what` has two {}: how the operation ended
+// in your run, then in the reference's.
+void expect_same_seen(const compared& c, std::string_view what) {
+  GRADE(c.actual.seen == c.expected.seen,
+        fmt::format(fmt::runtime(what), c.actual.seen, c.expected.seen),
+        c.actual.run, c.expected.run);
 }
 
 // How an operation cancelled while it waited came out, in words.
@@ -119,11 +102,6 @@ template <typename T>
 awaitable<std::string> cancelled_at(awaitable<T> work,
                                     tut::clock::duration at) {
   co_return ending(co_await grade::cancel_after(std::move(work), at));
-}
-
-awaitable<std::string> cancelled_at(awaitable<void> work,
-                                    tut::clock::duration at) {
-  return cancelled_at(as_value(std::move(work)), at);
 }
 
 }  // namespace
@@ -217,10 +195,7 @@ TEST_CASE("a queue of capacity 3 holds 3 items: the fourth push waits for a "
                      "that nobody emptied until one pop at 1 s: {}; expected "
                      "{}. A queue of capacity N takes N items at once, and the "
                      "next push waits until a pop makes room");
-  GRADE(c.actual.seen == c.expected.seen,
-        fmt::format("{}; {}: a queue needs room for at least one item",
-                    c.actual.seen, c.expected.seen),
-        c.actual.run, c.expected.run);
+  expect_same_seen(c, "{}; {}: a queue needs room for at least one item");
 }
 
 namespace {
@@ -362,11 +337,9 @@ TEST_CASE("push cancelled while the queue is full throws operation_aborted, "
           "and its item never goes in",
           "[lesson06][task2]") {
   auto c = compare([](auto s) { return cancel_a_push(s); });
-  GRADE(c.actual.seen == c.expected.seen,
-        fmt::format("a queue of capacity 1 held A; a push() of B waited for "
-                    "room and was cancelled at 1 s. It {}; it should have {}",
-                    c.actual.seen, c.expected.seen),
-        c.actual.run, c.expected.run);
+  expect_same_seen(c, "a queue of capacity 1 held A; a push() of B waited "
+                      "for room and was cancelled at 1 s. It {}; it should "
+                      "have {}");
   expect_run_ends(c, "push and pop",
                   fmt::format("After the cancelled push, the queue gave {} "
                               "and then nothing more.",
@@ -612,6 +585,18 @@ TEST_CASE("join waits until every item has been marked done, and wakes "
 
 namespace {
 
+// Pops an item and marks it done; a join() (the row `row`) then has nothing
+// left to wait for: once it returns, `returned` goes to the log, with when.
+template <typename Queue>
+awaitable<void> finish_one_then_join(Queue& q, std::string row,
+                                     std::string returned,
+                                     std::vector<std::string>& log) {
+  co_await q.pop();
+  q.task_done();
+  co_await tut::traced(row, q.join());
+  log.push_back(at(returned));
+}
+
 template <typename Queue>
 recorded count_exactly(side<Queue>) {
   return record([](recorded& out) -> awaitable<void> {
@@ -619,10 +604,8 @@ recorded count_exactly(side<Queue>) {
     co_await tut::traced("join", q->join());
     out.log.push_back(at("join with nothing pushed returned"));
     co_await q->push(item("a"));
-    co_await q->pop();
-    q->task_done();
-    co_await tut::traced("join again", q->join());
-    out.log.push_back(at("join after one item done returned"));
+    co_await finish_one_then_join(*q, "join again",
+                                  "join after one item done returned", out.log);
     try {
       q->task_done();
       out.log.push_back("a second task_done() for one item was accepted");
@@ -661,10 +644,8 @@ recorded cancel_a_join(side<Queue>) {
     co_await q->push(item("unfinished"));
     out.seen = co_await cancelled_at(q->join(), 1s);
     co_await tut::sleep(1s);
-    co_await q->pop();
-    q->task_done();
-    co_await tut::traced("join again", q->join());
-    out.log.push_back(at("join() after the item was done returned"));
+    co_await finish_one_then_join(
+        *q, "join again", "join() after the item was done returned", out.log);
   });
 }
 
@@ -674,20 +655,14 @@ TEST_CASE("join cancelled while items are unfinished throws "
           "operation_aborted; a later join still works",
           "[lesson06][task4]") {
   auto c = compare([](auto s) { return cancel_a_join(s); });
-  GRADE(c.actual.seen == c.expected.seen,
-        fmt::format("with one item unfinished, a join() was cancelled at 1 s "
-                    "(a cancellation signal bound to it). It {}; it should "
-                    "have {}: returning says every item is done, and one "
-                    "was not",
-                    c.actual.seen, c.expected.seen),
-        c.actual.run, c.expected.run);
+  expect_same_seen(c, "with one item unfinished, a join() was cancelled at "
+                      "1 s (a cancellation signal bound to it). It {}; it "
+                      "should have {}: returning says every item is done, "
+                      "and one was not");
   expect_run_ends(c, "join",
                   "After the cancelled join, the item was marked done at "
                   "2 s, and a new join() never returned.");
-  GRADE(c.actual.log == c.expected.log,
-        fmt::format("{}; expected {}", grade::list(c.actual.log),
-                    grade::list(c.expected.log)),
-        c.actual.run, c.expected.run);
+  expect_same_log(c, "{}; expected {}");
 }
 
 namespace {
@@ -702,10 +677,7 @@ recorded join_after_a_cancelled_push(side<Queue>) {
     co_await q->push(item("A"));
     out.seen = co_await cancelled_at(q->push(item("B")), 1s);
     co_await tut::sleep(500ms);
-    co_await q->pop();
-    q->task_done();
-    co_await tut::traced("join", q->join());
-    out.log.push_back(at("join() returned"));
+    co_await finish_one_then_join(*q, "join", "join() returned", out.log);
   });
 }
 
@@ -848,9 +820,7 @@ void expect_pipeline_ends(const grade::outcome<T>& actual,
 TEST_CASE("3 producers of 5 items and 2 consumers: every item is handled "
           "exactly once",
           "[lesson06][task5]") {
-  auto actual = pipeline(yours::run_pipeline, 2, 2);
-  auto expected = pipeline(reference::run_pipeline, 2, 2);
-  grade::reference_runs(expected);
+  auto [actual, expected] = BOTH_SIDES(pipeline, run_pipeline, 2, 2);
   expect_pipeline_ends(actual, expected, 2);
   std::map<std::string, int> seen;
   for (const auto& name : *actual.value) ++seen[name];
@@ -881,9 +851,8 @@ TEST_CASE("throughput scales with the consumers: 1, 3 and 5 consumers",
   // five take three.
   std::vector<example> cases{{1}, {3}, {5}};
   for (const auto& c : cases) {
-    auto actual = pipeline(yours::run_pipeline, c.consumers, 2);
-    auto expected = pipeline(reference::run_pipeline, c.consumers, 2);
-    grade::reference_runs(expected);
+    auto [actual, expected] =
+        BOTH_SIDES(pipeline, run_pipeline, c.consumers, 2);
     expect_pipeline_ends(actual, expected, c.consumers);
     auto started = rows(actual.trace, "consumer", true).size();
     GRADE(started == static_cast<std::size_t>(c.consumers),
@@ -903,9 +872,7 @@ TEST_CASE("throughput scales with the consumers: 1, 3 and 5 consumers",
 TEST_CASE("producers feel backpressure: with room for 2 items they finish "
           "only as the consumer catches up",
           "[lesson06][task5]") {
-  auto actual = pipeline(yours::run_pipeline, 1, 2);
-  auto expected = pipeline(reference::run_pipeline, 1, 2);
-  grade::reference_runs(expected);
+  auto [actual, expected] = BOTH_SIDES(pipeline, run_pipeline, 1, 2);
   expect_pipeline_ends(actual, expected, 1);
   auto last_producer = [](const tut::trace& t) {
     double last = -1;

@@ -122,10 +122,14 @@ auto failing_fetch_within(Timeout with_timeout, std::string call,
   });
 }
 
-// Shared checks: a fetch that ends in time is returned as soon as it ends.
-template <typename T>
-void check_in_time(const grade::outcome<T>& actual,
-                   const grade::outcome<T>& expected, const std::string& call) {
+// Shared checks, each running its scenario through your function and the
+// reference's: a 1 s fetch that ends in time (within `limit`) is returned
+// as soon as it ends.
+template <typename Timeout>
+void check_in_time(Timeout yours_f, Timeout reference_f,
+                   const std::string& call, duration limit) {
+  auto actual = fetch_within(yours_f, call, 1s, limit);
+  auto expected = fetch_within(reference_f, call, 1s, limit);
   grade::expect_no_exception(actual, expected, call);
   GRADE(actual.value == expected.value,
         fmt::format("{} {}; expected it to return {}", call, ending(actual),
@@ -142,12 +146,13 @@ void check_in_time(const grade::outcome<T>& actual,
         actual, expected);
 }
 
-// Shared checks: a fetch that fails before the limit passes its error on,
-// when it happens.
-template <typename T>
-void check_error_passes(const grade::outcome<T>& actual,
-                        const grade::outcome<T>& expected,
+// Shared checks: a fetch that fails at 0.5 s, before the limit of 2 s,
+// passes its error on, when it happens.
+template <typename Timeout>
+void check_error_passes(Timeout yours_f, Timeout reference_f,
                         const std::string& call, const std::string& fix) {
+  auto actual = failing_fetch_within(yours_f, call, 500ms, 2s);
+  auto expected = failing_fetch_within(reference_f, call, 500ms, 2s);
   bool same_error = !actual.value && !timed_out(actual) &&
                     actual.error == expected.error;
   double failed_at = end_of(actual.trace, "fetch");
@@ -169,11 +174,12 @@ void check_error_passes(const grade::outcome<T>& actual,
 // A 5 s fetch with a limit of 2 s: at 2 s the fetch is cancelled and
 // cleans up, the timeout error comes out, and nothing is left running.
 // `not_cancelled` says what makes the cancellation happen.
-template <typename T>
-void check_times_out(const grade::outcome<T>& actual,
-                     const grade::outcome<T>& expected,
+template <typename Timeout>
+void check_times_out(Timeout yours_f, Timeout reference_f,
                      const std::string& call,
                      const std::string& not_cancelled) {
+  auto actual = fetch_within(yours_f, call, 5s, 2s);
+  auto expected = fetch_within(reference_f, call, 5s, 2s);
   const auto* fetched = row(actual.trace, "fetch");
   bool cancelled = fetched && fetched->result == tut::outcome::cancelled &&
                    end_of(actual.trace, "fetch") == 2;
@@ -335,6 +341,14 @@ auto cancel_call(std::string name, Call call, duration at) {
   });
 }
 
+// with_timeout or with_timeout_signal around a 5 s fetch with a limit of
+// 3 s, as the task `call`, cancelled by its caller at 1 s.
+template <typename Timeout>
+auto cancelled_fetch_within(Timeout with_timeout, std::string call) {
+  return cancel_call(
+      call, [=] { return with_timeout(traced_fetch("fetch", 5s), 3s); }, 1s);
+}
+
 // `call`, cancelled by its caller at 1 s while `work` (a row that would run
 // on) still ran: it ends then, as a cancellation, and so does `work`.
 template <typename T>
@@ -465,19 +479,15 @@ std::string timer_fires_as_the_fetch_answers(Timeout with_timeout_signal) {
 TEST_CASE("with_timeout: a fetch that ends in time gives its result as soon "
           "as it ends",
           "[lesson07][task1]") {
-  auto actual = fetch_within(yours::with_timeout, "with_timeout", 1s, 2s);
-  auto expected =
-      fetch_within(reference::with_timeout, "with_timeout", 1s, 2s);
-  check_in_time(actual, expected, "with_timeout");
+  check_in_time(yours::with_timeout, reference::with_timeout, "with_timeout",
+                2s);
 }
 
 TEST_CASE("with_timeout: a fetch that runs past the limit is cancelled and "
           "cleans up at the limit, and the timeout error comes out then",
           "[lesson07][task1]") {
-  auto actual = fetch_within(yours::with_timeout, "with_timeout", 5s, 2s);
-  auto expected =
-      fetch_within(reference::with_timeout, "with_timeout", 5s, 2s);
-  check_times_out(actual, expected, "with_timeout",
+  check_times_out(yours::with_timeout, reference::with_timeout,
+                  "with_timeout",
                   "A timeout must cancel the work: `||` cancels the loser "
                   "and waits for it to stop.");
 }
@@ -485,14 +495,10 @@ TEST_CASE("with_timeout: a fetch that runs past the limit is cancelled and "
 TEST_CASE("with_timeout cancelled by its caller: the fetch is cancelled at "
           "once, and the cancellation comes out as operation_aborted",
           "[lesson07][task2]") {
-  auto run = [](auto with_timeout) {
-    return cancel_call(
-        "with_timeout",
-        [=] { return with_timeout(traced_fetch("fetch", 5s), 3s); }, 1s);
-  };
   check_cancelled_by_caller(
-      run(yours::with_timeout), run(reference::with_timeout), "with_timeout",
-      "fetch",
+      cancelled_fetch_within(yours::with_timeout, "with_timeout"),
+      cancelled_fetch_within(reference::with_timeout, "with_timeout"),
+      "with_timeout", "fetch",
       "A caller's cancellation is not a timeout: it reaches both sides of "
       "the race, and comes out as what it is.");
 }
@@ -505,12 +511,8 @@ TEST_CASE("with_timeout: an error inside the fetch comes out at once, not "
                          "An error that comes after the limit is too late: "
                          "the timer has won by then, and the race keeps its "
                          "timer.");
-  auto actual =
-      failing_fetch_within(yours::with_timeout, "with_timeout", 500ms, 2s);
-  auto expected =
-      failing_fetch_within(reference::with_timeout, "with_timeout", 500ms, 2s);
   check_error_passes(
-      actual, expected, "with_timeout",
+      yours::with_timeout, reference::with_timeout, "with_timeout",
       "`||` waits for the first *success*: the failed fetch did not end the "
       "race, the timer won it at 2 s, and the error was lost. Spawn the "
       "operation with as_tuple(use_awaitable) so its error is a value "
@@ -522,21 +524,15 @@ TEST_CASE("with_timeout: an error inside the fetch comes out at once, not "
 TEST_CASE("with_timeout_signal: a fetch that ends in time gives its result "
           "as soon as it ends",
           "[lesson07][task3]") {
-  auto actual = fetch_within(yours::with_timeout_signal,
-                             "with_timeout_signal", 1s, 3s);
-  auto expected = fetch_within(reference::with_timeout_signal,
-                               "with_timeout_signal", 1s, 3s);
-  check_in_time(actual, expected, "with_timeout_signal");
+  check_in_time(yours::with_timeout_signal, reference::with_timeout_signal,
+                "with_timeout_signal", 3s);
 }
 
 TEST_CASE("with_timeout_signal: at the limit the signal cancels the fetch, "
           "it cleans up, and the timeout error comes out",
           "[lesson07][task3]") {
-  auto actual = fetch_within(yours::with_timeout_signal,
-                             "with_timeout_signal", 5s, 2s);
-  auto expected = fetch_within(reference::with_timeout_signal,
-                               "with_timeout_signal", 5s, 2s);
-  check_times_out(actual, expected, "with_timeout_signal",
+  check_times_out(yours::with_timeout_signal, reference::with_timeout_signal,
+                  "with_timeout_signal",
                   "For the timer to cancel it, the timer must be started "
                   "(async_wait), its callback must emit "
                   "cancellation_type::terminal (a coroutine ignores partial "
@@ -547,11 +543,8 @@ TEST_CASE("with_timeout_signal: at the limit the signal cancels the fetch, "
 TEST_CASE("with_timeout_signal: an error inside the fetch is passed on as "
           "it is, not reported as a timeout",
           "[lesson07][task3]") {
-  auto actual = failing_fetch_within(yours::with_timeout_signal,
-                                     "with_timeout_signal", 500ms, 2s);
-  auto expected = failing_fetch_within(reference::with_timeout_signal,
-                                       "with_timeout_signal", 500ms, 2s);
-  check_error_passes(actual, expected, "with_timeout_signal",
+  check_error_passes(yours::with_timeout_signal,
+                     reference::with_timeout_signal, "with_timeout_signal",
                      "Only an error after the timer fired is a timeout; "
                      "rethrow any other with std::rethrow_exception");
 }
@@ -595,19 +588,28 @@ TEST_CASE("with_timeout_signal cancelled by its caller: the fetch is "
                          5s, false,
                          "Passing the caller's cancellation on comes on top "
                          "of the timer's (task 3).");
-  auto run = [](auto with_timeout_signal) {
-    return cancel_call(
-        "with_timeout_signal",
-        [=] { return with_timeout_signal(traced_fetch("fetch", 5s), 3s); }, 1s);
-  };
   check_cancelled_by_caller(
-      run(yours::with_timeout_signal), run(reference::with_timeout_signal),
+      cancelled_fetch_within(yours::with_timeout_signal, "with_timeout_signal"),
+      cancelled_fetch_within(reference::with_timeout_signal,
+                             "with_timeout_signal"),
       "with_timeout_signal", "fetch",
       "The operation listens to the signal's slot, which the caller's "
       "cancellation does not reach by itself: pass it on to the signal.");
 }
 
 // ---- Task 5: run_within, one deadline over several awaits ----------------
+
+namespace {
+
+// Three steps of 800 ms, "step 1" to "step 3": 2.4 s in all.
+std::vector<awaitable<std::string>> three_steps_of_800ms() {
+  std::vector<awaitable<std::string>> steps;
+  for (int n = 1; n <= 3; ++n)
+    steps.push_back(traced_fetch(fmt::format("step {}", n), 800ms));
+  return steps;
+}
+
+}  // namespace
 
 TEST_CASE("run_within: steps that fit in the deadline all run, one after "
           "the other, results in order",
@@ -643,10 +645,7 @@ TEST_CASE("run_within: one deadline covers every step: three steps of "
           "[lesson07][task5]") {
   auto scenario = [](auto run_within) {
     return grade::run([=] {
-      std::vector<awaitable<std::string>> steps;
-      for (int n = 1; n <= 3; ++n)
-        steps.push_back(traced_fetch(fmt::format("step {}", n), 800ms));
-      return tut::traced("run_within", run_within(std::move(steps), 2s));
+      return tut::traced("run_within", run_within(three_steps_of_800ms(), 2s));
     });
   };
   auto actual = scenario(yours::run_within);
@@ -688,16 +687,10 @@ TEST_CASE("run_within cancelled by its caller: the running step is "
   auto run = [](auto run_within) {
     return cancel_call(
         "run_within",
-        [=] {
-          std::vector<awaitable<std::string>> steps;
-          for (int n = 1; n <= 3; ++n)
-            steps.push_back(traced_fetch(fmt::format("step {}", n), 800ms));
-          return run_within(std::move(steps), 2s);
-        },
-        1s);
+        [=] { return run_within(three_steps_of_800ms(), 2s); }, 1s);
   };
-  auto actual = run(yours::run_within);
-  auto expected = run(reference::run_within);
+  auto [actual, expected] =
+      grade::both(run, yours::run_within, reference::run_within);
   check_cancelled_by_caller(actual, expected, "run_within", "step 2",
                             "The step that runs is cancelled with it.");
   GRADE(!row(actual.trace, "step 3"),
@@ -783,9 +776,8 @@ TEST_CASE("fetch_with_retry cancelled while it waits between attempts: no "
         [=] { return fetch_with_retry(hanging_attempt, 3, 1s, 500ms); },
         1250ms);
   };
-  auto actual = run(yours::fetch_with_retry);
-  auto expected = run(reference::fetch_with_retry);
-  grade::reference_runs(expected);
+  auto [actual, expected] =
+      grade::both(run, yours::fetch_with_retry, reference::fetch_with_retry);
   grade::expect_no_exception(actual, expected, "fetch_with_retry");
   auto tried = attempts_of(actual.trace).size();
   GRADE(*actual.value == *expected.value && tried == 1,

@@ -296,13 +296,26 @@ std::string shown(
   return p ? fmt::format("(\"{}\", \"{}\")", p->first, p->second) : "nothing";
 }
 
+// The fetch `call` finished, without an exception, and returned what the
+// reference's did; `expected_is` leads in the reference's value in the
+// message ("the server answered", "expected").
+template <typename Fetched>
+void expect_fetched(const Fetched& actual, const Fetched& expected,
+                    std::string_view call, std::string_view expected_is) {
+  expect_finished(actual.run, expected.run, call);
+  grade::expect_no_exception(actual.run, expected.run, call);
+  GRADE(actual.run.value == expected.run.value,
+        fmt::format("{} returned {}; {} {}", call, shown(actual.run.value),
+                    expected_is, shown(expected.run.value)),
+        actual.run, expected.run);
+}
+
 }  // namespace
 
 TEST_CASE("with nothing blocking the loop, every tick is on time: the worst "
           "lag is 0",
           "[lesson08][task1]") {
-  auto actual = measure(yours::worst_lag, false);
-  auto expected = measure(reference::worst_lag, false);
+  auto [actual, expected] = BOTH_SIDES(measure, worst_lag, false);
   grade::expect_no_exception(actual, expected, "worst_lag");
   GRADE(actual.seconds() == expected.seconds(),
         fmt::format("worst_lag(10 ms, 10) returned after {}; ticking 10 "
@@ -321,8 +334,7 @@ TEST_CASE("with nothing blocking the loop, every tick is on time: the worst "
 TEST_CASE("a handler that holds the loop for 120 ms makes a tick 115 ms "
           "late, and worst_lag reports the worst tick",
           "[lesson08][task1]") {
-  auto actual = measure(yours::worst_lag, true);
-  auto expected = measure(reference::worst_lag, true);
+  auto [actual, expected] = BOTH_SIDES(measure, worst_lag, true);
   grade::expect_no_exception(actual, expected, "worst_lag");
   GRADE(actual.value == expected.value,
         fmt::format("worst_lag reported {}; the greedy handler held the "
@@ -507,9 +519,7 @@ TEST_CASE("to_thread cancelled while the work runs: it waits for the work, "
           "then comes out as operation_aborted",
           "[lesson08][task3]") {
   require_waiting_to_thread();
-  auto actual = cancel_to_thread(yours::to_thread);
-  auto expected = cancel_to_thread(reference::to_thread);
-  grade::reference_runs(expected.run);
+  auto [actual, expected] = BOTH_SIDES(cancel_to_thread, to_thread);
   expect_finished(actual.run, expected.run, "to_thread");
   grade::expect_no_exception(actual.run, expected.run, "the cancelled caller");
   GRADE(actual.work_ended,
@@ -540,14 +550,9 @@ TEST_CASE("to_thread cancelled while the work runs: it waits for the work, "
 TEST_CASE("while the server holds a request, the loop keeps running: fetch "
           "does not block it",
           "[lesson08][task4]") {
-  auto actual = fetch_page(yours::fetch, 60ms, "/pages/report");
-  auto expected = fetch_page(reference::fetch, 60ms, "/pages/report");
-  expect_finished(actual.run, expected.run, "fetch");
-  grade::expect_no_exception(actual.run, expected.run, "fetch");
-  GRADE(actual.run.value == expected.run.value,
-        fmt::format("fetch returned {}; the server answered {}",
-                    shown(actual.run.value), shown(expected.run.value)),
-        actual.run, expected.run);
+  auto [actual, expected] =
+      BOTH_SIDES(fetch_page, fetch, 60ms, "/pages/report");
+  expect_fetched(actual, expected, "fetch", "the server answered");
   auto ticks = actual.loop_ticks.empty() ? 0 : actual.loop_ticks.front();
   GRADE(ticks > 0,
         fmt::format("while the server held your request for 60 ms (and "
@@ -584,14 +589,8 @@ TEST_CASE("a page the server does not have comes out of fetch as "
 TEST_CASE("two fetches started together overlap: the server holds both at "
           "once, and the bodies come back in order",
           "[lesson08][task5]") {
-  auto actual = fetch_two_pages(yours::fetch_both);
-  auto expected = fetch_two_pages(reference::fetch_both);
-  expect_finished(actual.run, expected.run, "fetch_both");
-  grade::expect_no_exception(actual.run, expected.run, "fetch_both");
-  GRADE(actual.run.value == expected.run.value,
-        fmt::format("fetch_both returned {}; expected {}",
-                    shown(actual.run.value), shown(expected.run.value)),
-        actual.run, expected.run);
+  auto [actual, expected] = BOTH_SIDES(fetch_two_pages, fetch_both);
+  expect_fetched(actual, expected, "fetch_both", "expected");
   auto loop_held = std::all_of(actual.loop_ticks.begin(),
                                actual.loop_ticks.end(),
                                [](std::size_t t) { return t == 0; });
