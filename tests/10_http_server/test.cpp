@@ -142,9 +142,8 @@ grade::outcome<std::vector<sleep_answer>> sleeping(
 TEST_CASE("/sleep?ms=150 answers {\"slept_ms\": 150} after 150 ms, waiting on "
           "the loop",
           "[lesson10][task1]") {
-  auto actual = sleeping(yours::handle_sleep, {"/sleep?ms=150"});
-  auto expected = sleeping(reference::handle_sleep, {"/sleep?ms=150"});
-  grade::reference_runs(expected);
+  std::vector<std::string> one{"/sleep?ms=150"};
+  auto [actual, expected] = BOTH_SIDES(sleeping, handle_sleep, one);
   grade::expect_no_exception(actual, expected, "handle_sleep");
   const auto& a = actual.value->front();
   const auto& e = expected.value->front();
@@ -169,9 +168,7 @@ TEST_CASE("/sleep?ms=150 answers {\"slept_ms\": 150} after 150 ms, waiting on "
 TEST_CASE("two /sleep?ms=150 at once both answer after 150 ms, not 300",
           "[lesson10][task1]") {
   std::vector<std::string> both{"/sleep?ms=150", "/sleep?ms=150"};
-  auto actual = sleeping(yours::handle_sleep, both);
-  auto expected = sleeping(reference::handle_sleep, both);
-  grade::reference_runs(expected);
+  auto [actual, expected] = BOTH_SIDES(sleeping, handle_sleep, both);
   grade::expect_no_exception(actual, expected, "handle_sleep");
   const auto& a = *actual.value;
   auto held = actual.trace.longest_block().count();
@@ -193,9 +190,7 @@ TEST_CASE("/sleep with no ms waits 100 ms; a bad ms gets 400 at once",
                                    "/sleep?ms=abc",  "/sleep?ms=-1",
                                    "/sleep?ms=10001", "/sleep?ms=",
                                    "/sleep?ms=10000x"};
-  auto actual = sleeping(yours::handle_sleep, targets);
-  auto expected = sleeping(reference::handle_sleep, targets);
-  grade::reference_runs(expected);
+  auto [actual, expected] = BOTH_SIDES(sleeping, handle_sleep, targets);
   grade::expect_no_exception(actual, expected, "handle_sleep");
   std::vector<std::string> wrong;
   for (std::size_t i = 0; i < targets.size(); ++i) {
@@ -223,9 +218,8 @@ TEST_CASE("/sleep cancelled while it waits ends as cancelled, with no reply",
           tut::traced("GET /sleep?ms=150", status(handle, r.req)), 50ms);
     });
   };
-  auto actual = cancelled(yours::handle_sleep);
-  auto expected = cancelled(reference::handle_sleep);
-  grade::reference_runs(expected);
+  auto [actual, expected] =
+      grade::both(cancelled, yours::handle_sleep, reference::handle_sleep);
   const auto& a = *actual.value;
   GRADE(a.aborted && near(a.ended_at.count(), 0.05),
         fmt::format("/sleep?ms=150, cancelled 50 ms into its wait, {}; it "
@@ -278,8 +272,7 @@ TEST_CASE("GET / answers {\"hello\": \"Asyncio\"}, and one connection "
                 : ""));
     }
     // A client that says so gets its reply, then the connection closes.
-    client once(co_await asio::this_coro::executor);
-    co_await once.connect(server.port());
+    auto once = co_await connected(server.port());
     co_await once.send(get("/", "Connection: close\r\n"));
     reply r;
     auto end = co_await once.receive(r, 1s);
@@ -305,12 +298,9 @@ TEST_CASE("pipelined requests are answered in order, HEAD among them, and a "
           "[lesson10][task2]") {
   START(server, yours::serve, test_config());
   auto port = server.port();
-  auto out = run_real([&]() -> awaitable<std::vector<std::string>> {
-    std::vector<std::string> problems;
-    auto ex = co_await asio::this_coro::executor;
+  report_clients([&](std::vector<std::string>& problems) -> awaitable<void> {
     {  // Four requests in one write: four replies, in order.
-      client c(ex);
-      co_await c.connect(port);
+      auto c = co_await connected(port);
       co_await c.send(get("/sleep?ms=30") + get("/") + head("/") +
                       get("/sleep?ms=1"));
       std::vector<std::string> bodies;
@@ -335,8 +325,7 @@ TEST_CASE("pipelined requests are answered in order, HEAD among them, and a "
             fmt::join(want, ", ")));
     }
     {  // A bad request in the middle: 200, 400, then the connection ends.
-      client c(ex);
-      co_await c.connect(port);
+      auto c = co_await connected(port);
       co_await c.send(get("/") + "BAD\r\n\r\n" + get("/"));
       std::vector<std::string> got;
       for (int i = 0; i < 3; ++i) {
@@ -353,10 +342,7 @@ TEST_CASE("pipelined requests are answered in order, HEAD among them, and a "
             "200, 400, then the connection closed",
             fmt::join(got, ", ")));
     }
-    co_return problems;
-  });
-  if (!out.value) FAIL("the test's clients failed: " + out.error);
-  report(*out.value, 2, "");
+  }, 2, "");
 }
 
 TEST_CASE("malformed requests get 400 and a closed connection; the server "
@@ -509,17 +495,14 @@ TEST_CASE("a request sent a byte at a time, bodies cut short, resets: the "
           "[lesson10][task2]") {
   START(server, yours::serve, test_config());
   auto port = server.port();
-  auto out = run_real([&]() -> awaitable<std::vector<std::string>> {
-    std::vector<std::string> problems;
-    auto ex = co_await asio::this_coro::executor;
+  report_clients([&](std::vector<std::string>& problems) -> awaitable<void> {
     auto check_serving = [&](std::string what) -> awaitable<void> {
       if (!co_await still_serving(port))
         problems.push_back("after " + what +
                            " the server no longer answers GET /");
     };
     {  // A request sent a byte at a time.
-      client c(ex);
-      co_await c.connect(port);
+      auto c = co_await connected(port);
       for (char ch : get("/")) {
         co_await c.send(std::string_view(&ch, 1));
         co_await tut::sleep(1ms);
@@ -532,8 +515,7 @@ TEST_CASE("a request sent a byte at a time, bodies cut short, resets: the "
             "parse_request no longer says incomplete");
     }
     {  // Half a request line, then EOF: closed, no reply.
-      client c(ex);
-      co_await c.connect(port);
+      auto c = co_await connected(port);
       co_await c.send("GET /sle");
       c.shutdown_send();
       reply r;
@@ -545,8 +527,7 @@ TEST_CASE("a request sent a byte at a time, bodies cut short, resets: the "
     }
     co_await check_serving("half a request line");
     {  // A head cut short, then a reset.
-      client abrupt(ex);
-      co_await abrupt.connect(port);
+      auto abrupt = co_await connected(port);
       co_await abrupt.send("GET / HTTP/1.1\r\nHo");
       abrupt.reset();
       co_await tut::sleep(20ms);
@@ -554,8 +535,7 @@ TEST_CASE("a request sent a byte at a time, bodies cut short, resets: the "
     co_await check_serving("a connection reset mid-request");
     {  // A reset while the request is being handled: the reply has nowhere
        // to go.
-      client c(ex);
-      co_await c.connect(port);
+      auto c = co_await connected(port);
       co_await c.send(get("/sleep?ms=50"));
       co_await tut::sleep(10ms);
       c.reset();
@@ -568,10 +548,7 @@ TEST_CASE("a request sent a byte at a time, bodies cut short, resets: the "
       problems.push_back(fmt::format(
           "{} requests are still in flight after their clients left",
           server.stats().in_flight.load()));
-    co_return problems;
-  });
-  if (!out.value) FAIL("the test's clients failed: " + out.error);
-  report(*out.value, 5,
+  }, 5,
          "End the connection when read_more or respond returns false.");
 }
 
@@ -619,9 +596,7 @@ sleepers_outcome fifty_sleepers(serve_fn serve) {
 TEST_CASE("50 clients asking /sleep?ms=150 at once are all in flight at "
           "once",
           "[lesson10][task3]") {
-  auto actual = fifty_sleepers(yours::serve);
-  auto expected = fifty_sleepers(reference::serve);
-  grade::reference_runs(expected.run);
+  auto [actual, expected] = BOTH_SIDES(fifty_sleepers, serve);
   if (!actual.run.value)
     FAIL("the server did not start, or the clients failed");
   auto answered = std::count(actual.run.value->begin(),
@@ -651,8 +626,7 @@ TEST_CASE("while one client keeps its connection open, another is answered",
   START(server, yours::serve, cfg);
   auto port = server.port();
   auto out = run_real([port]() -> awaitable<std::string> {
-    client holder(co_await asio::this_coro::executor);
-    co_await holder.connect(port);
+    auto holder = co_await connected(port);
     co_await holder.send(get("/"));
     reply r;
     co_await holder.receive(r, 1s);
@@ -695,8 +669,7 @@ TEST_CASE("one connection over the cap gets 503; once one closes, the "
           "4 clients connected and kept their connections; the server counts "
           "only {}: it does not serve them all at once (task 3)",
           server.stats().connections.load());
-    client fifth(ex);
-    co_await fifth.connect(port);
+    auto fifth = co_await connected(port);
     co_await fifth.send(get("/"));
     reply r;
     auto end = co_await fifth.receive(r, 1s);
@@ -739,8 +712,7 @@ struct slow {
 // One slow client; `problem` says what went wrong, if anything.
 awaitable<void> slow_client(unsigned short port, const slow& s,
                             std::string& problem) {
-  client c(co_await asio::this_coro::executor);
-  co_await c.connect(port);
+  auto c = co_await connected(port);
   co_await c.send(s.first);
   if (s.wants_reply) {
     reply r;
@@ -808,8 +780,7 @@ TEST_CASE("the idle timeout does not cut off a request being handled, nor "
   START(server, yours::serve, cfg);
   auto port = server.port();
   auto out = run_real([&]() -> awaitable<std::string> {
-    client c(co_await asio::this_coro::executor);
-    co_await c.connect(port);
+    auto c = co_await connected(port);
     co_await c.send(get("/sleep?ms=250"));
     reply r;
     auto end = co_await tut::traced("GET /sleep?ms=250", c.receive(r, 2s));
@@ -856,15 +827,8 @@ struct cancel_outcome {
   duration lag{};    // the longest the loop was held
 };
 
-awaitable<grade::nothing> serving_for(serve_fn serve, web::config cfg,
-                                      web::server_stats& stats) {
-  co_await serve(std::move(cfg), stats);
-  co_return grade::nothing{};
-}
-
 awaitable<void> idle_client(unsigned short port, ending& end) {
-  client c(co_await asio::this_coro::executor);
-  co_await c.connect(port);
+  auto c = co_await connected(port);
   co_await c.send(get("/"));
   reply r;
   co_await c.receive(r, 1s);
@@ -897,19 +861,13 @@ cancel_outcome cancelled_server(serve_fn serve) {
     co_spawn(ex, clients(), detached);
     // A serve() that does not end is given up on after 2 s: the loop stops.
     auto cancel_at = tut::seconds((tut::now() + 300ms).time_since_epoch());
-    auto r = co_await (grade::cancel_after(tut::traced("serve",
-                                                       serving_for(serve, cfg, stats)),
-                                           300ms) ||
-                       tut::sleep(2s));
+    auto r = co_await cancel_serve(serve, cfg, stats, 300ms, 2s);
     o.connections_after = stats.connections;
-    if (r.index() == 0 && std::get<0>(r).ended())
-      o.took = (std::get<0>(r).ended_at - cancel_at).count();
-    if (r.index() == 1) {
-      static_cast<asio::io_context&>(asio::query(ex, asio::execution::context))
-          .stop();
-      co_return grade::cancelled_run<grade::nothing>{};
-    }
-    co_return std::get<0>(std::move(r));
+    if (r.ended())
+      o.took = (r.ended_at - cancel_at).count();
+    else
+      stop_loop(ex);
+    co_return r;
   });
   return o;
 }
@@ -920,10 +878,8 @@ TEST_CASE("serve() cancelled through a bound signal closes every "
           "connection, even one whose handler is at work, and ends as "
           "cancelled",
           "[lesson10][task5]") {
-  auto actual = cancelled_server(yours::serve);
-  auto expected = cancelled_server(reference::serve);
-  grade::reference_runs(expected.run);
-  grade::expect_no_exception(actual.run, expected.run, "the scenario");
+  auto [actual, expected] = BOTH_SIDES(cancelled_server, serve);
+  grade::expect_no_exception(actual, expected, "the scenario");
   const auto& a = *actual.run.value;
   GRADE(a.aborted && actual.took < 0.5,
         fmt::format("serve(), cancelled 300 ms in with a request of 5 s at "

@@ -255,9 +255,7 @@ TEST_CASE("Expect: 100-continue: 100 Continue, then the body; a name that "
   temp_dir data;
   START(server, yours::serve, test_config(data.path()));
   auto port = server.port();
-  auto out = run_real([&]() -> awaitable<std::vector<std::string>> {
-    std::vector<std::string> problems;
-    auto ex = co_await asio::this_coro::executor;
+  report_clients([&](std::vector<std::string>& problems) -> awaitable<void> {
     std::string body = "the body, sent once the server says so";
     auto head_of = [&](std::string_view target) {
       return fmt::format("POST {} HTTP/1.1\r\nHost: a\r\nExpect: 100-continue"
@@ -265,8 +263,7 @@ TEST_CASE("Expect: 100-continue: 100 Continue, then the body; a name that "
                          target, body.size());
     };
     {
-      client c(ex);
-      co_await c.connect(port);
+      auto c = co_await connected(port);
       co_await c.send(head_of("/upload?name=asked.txt"));
       reply r;
       auto end = co_await c.receive(r, 1s);
@@ -288,8 +285,7 @@ TEST_CASE("Expect: 100-continue: 100 Continue, then the body; a name that "
       }
     }
     {
-      client c(ex);
-      co_await c.connect(port);
+      auto c = co_await connected(port);
       co_await c.send(head_of("/upload?name=../escape.txt"));
       reply r;
       auto end = co_await c.receive(r, 1s);
@@ -301,10 +297,7 @@ TEST_CASE("Expect: 100-continue: 100 Continue, then the body; a name that "
             end == ending::reply ? fmt::format("{} {}", r.status, r.body.empty() ? http::reason_phrase(r.status) : r.body)
                                  : to_string(end)));
     }
-    co_return problems;
-  });
-  if (!out.value) FAIL("the test's clients failed: " + out.error);
-  report(*out.value, 2,
+  }, 2,
          "Check the name before you await the body (ctx.body()): that is when "
          "the server tells the client to send it.");
   CHECK(data.read("uploads/asked.txt") ==
@@ -353,10 +346,9 @@ dashboard_outcome dashboard(serve_fn serve, std::vector<std::string> requests) {
 
 TEST_CASE("the dashboard's three upstream calls run at once",
           "[lesson11][task3]") {
-  auto actual = dashboard(yours::serve, {get("/dashboard/7")});
-  auto expected = dashboard(reference::serve, {get("/dashboard/7")});
-  grade::reference_runs(expected.run);
-  grade::expect_no_exception(actual.run, expected.run, "the scenario");
+  std::vector<std::string> requests{get("/dashboard/7")};
+  auto [actual, expected] = BOTH_SIDES(dashboard, serve, requests);
+  grade::expect_no_exception(actual, expected, "the scenario");
   REQUIRE(actual.run.value->size() == 1);
   const auto& mine = actual.run.value->front();
   const auto& theirs = expected.run.value->front();
@@ -382,10 +374,8 @@ TEST_CASE("a failing upstream service gives 502 Bad Gateway; HEAD gives "
   // User 13's orders fail; then a good one, and HEAD on the same route.
   std::vector<std::string> requests{get("/dashboard/13"), get("/dashboard/7"),
                                     head("/dashboard/7")};
-  auto actual = dashboard(yours::serve, requests);
-  auto expected = dashboard(reference::serve, requests);
-  grade::reference_runs(expected.run);
-  grade::expect_no_exception(actual.run, expected.run, "the scenario");
+  auto [actual, expected] = BOTH_SIDES(dashboard, serve, requests);
+  grade::expect_no_exception(actual, expected, "the scenario");
   REQUIRE(actual.run.value->size() == 3);
   const auto& failing = actual.run.value->at(0);
   GRADE(failing.end == ending::reply && failing.answer.status == 502,
@@ -569,8 +559,7 @@ const shutdown_outcome& graceful_shutdown() {
       o.body += fmt::format("row {}\n", i);
     auto run = run_real([&]() -> awaitable<void> {
       auto ex = co_await asio::this_coro::executor;
-      client idle(ex);
-      co_await idle.connect(port);
+      auto idle = co_await connected(port);
       co_await idle.send(get("/"));
       reply r;
       co_await idle.receive(r, 1s);
@@ -581,8 +570,7 @@ const shutdown_outcome& graceful_shutdown() {
                              recorded(port, get("/sleep?ms=200"), 1500ms,
                                       o.sleepers[i], o.order, "sleeper")),
                  detached);
-      client upload(ex);
-      co_await upload.connect(port);
+      auto upload = co_await connected(port);
       std::string request = post("/upload?name=big.txt", o.body);
       auto half = request.size() / 2;
       co_await upload.send(std::string_view(request).substr(0, half));
@@ -699,8 +687,7 @@ TEST_CASE("a request that outlasts the shutdown deadline is cut off, and "
                          recorded(port, get("/sleep?ms=5000"), 1300ms, sleeper,
                                   order, "sleeper")),
              detached);
-    client upload(ex);
-    co_await upload.connect(port);
+    auto upload = co_await connected(port);
     co_await upload.send(
         "POST /upload?name=never.txt HTTP/1.1\r\nHost: a\r\n"
         "Content-Length: 1000\r\n\r\nnever finished");
@@ -735,12 +722,6 @@ struct cancel_outcome {
   int connections_after = -1;
 };
 
-awaitable<grade::nothing> serving_for(serve_fn serve, webapp::config cfg,
-                                      webapp::stats& stats) {
-  co_await serve(std::move(cfg), stats);
-  co_return grade::nothing{};
-}
-
 awaitable<void> clients(webapp::stats& stats, cancel_outcome& o) {
   auto ex = co_await asio::this_coro::executor;
   co_await eventually([&] { return stats.port != 0; }, 1s);
@@ -764,18 +745,13 @@ cancel_outcome cancelled_app(serve_fn serve, const fs::path& data) {
     auto ex = co_await asio::this_coro::executor;
     co_spawn(ex, clients(stats, o), detached);
     // A serve() that does not end is given up on after 2 s: the loop stops.
-    auto r = co_await (grade::cancel_after(tut::traced("serve",
-                                                       serving_for(serve, cfg, stats)),
-                                           300ms) ||
-                       tut::sleep(2s));
+    auto r = co_await cancel_serve(serve, cfg, stats, 300ms, 2s);
     o.jobs_done = stats.jobs_done;
     o.connections_after = stats.connections;
     // Whatever is left running on this loop (it should be nothing) is
     // stopped with it.
-    static_cast<asio::io_context&>(asio::query(ex, asio::execution::context))
-        .stop();
-    if (r.index() == 1) co_return grade::cancelled_run<grade::nothing>{};
-    co_return std::get<0>(std::move(r));
+    stop_loop(ex);
+    co_return r;
   });
   return o;
 }
@@ -789,7 +765,7 @@ TEST_CASE("serve() cancelled through a bound signal shuts down as on "
   auto actual = cancelled_app(yours::serve, mine.path());
   auto expected = cancelled_app(reference::serve, theirs.path());
   grade::reference_runs(expected.run);
-  grade::expect_no_exception(actual.run, expected.run, "the scenario");
+  grade::expect_no_exception(actual, expected, "the scenario");
   const auto& a = *actual.run.value;
   GRADE(a.aborted,
         fmt::format("serve(), cancelled 300 ms in (as a task group cancels "

@@ -195,9 +195,7 @@ std::string part_words(const part_log& p) {
 // Runs `c` through your use_then_release and the reference's, and says
 // the first way in which yours differs.
 void grade_helper(const helper_case& c) {
-  auto actual = run_helper(yours::use_then_release, c);
-  auto expected = run_helper(reference::use_then_release, c);
-  grade::reference_runs(expected.run);
+  auto [actual, expected] = BOTH_SIDES(run_helper, use_then_release, c);
   GRADE(!actual.run.exception,
         actual.run.threw<tut::deadlock_error>()
             ? grade::stalled(actual.run) + c.story
@@ -1181,8 +1179,7 @@ app_run run_app(Serve serve, const options& o, clients_fn clients,
     co_await probe.settled();
     out.after = probe.look("after");
     if (!out.served.ended())  // a serve() that does not end: stop the loop
-      static_cast<asio::io_context&>(asio::query(ex, asio::execution::context))
-          .stop();
+      harness::stop_loop(ex);
   });
   return out;
 }

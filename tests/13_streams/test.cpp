@@ -844,13 +844,6 @@ struct cancel_outcome {
   int started = -1, completed = -1, cancelled = -1;
 };
 
-awaitable<grade::nothing> serving_for(serve_fn serve,
-                                      upstream::feed_config cfg,
-                                      upstream::feed_stats& stats) {
-  co_await serve(std::move(cfg), stats);
-  co_return grade::nothing{};
-}
-
 awaitable<void> reader_of(upstream::feed_stats& stats,
                           events::event_log& log) {
   co_await harness::eventually([&] { return stats.port != 0; }, 1s);
@@ -869,20 +862,12 @@ cancel_outcome cancelled_server(serve_fn serve) {
         co_spawn(ex, tut::traced("GET /items", reader_of(stats, o.client)),
                  detached);
         // A serve() that does not end is given up on after 2 s.
-        auto r = co_await (
-            grade::cancel_after(
-                tut::traced("serve", serving_for(serve, cfg, stats)), 300ms) ||
-            tut::sleep(2s));
+        auto r = co_await harness::cancel_serve(serve, cfg, stats, 300ms, 2s);
         o.started = stats.api.started;
         o.completed = stats.api.completed;
         o.cancelled = stats.api.cancelled;
-        if (r.index() == 1) {
-          static_cast<asio::io_context&>(
-              asio::query(ex, asio::execution::context))
-              .stop();
-          co_return grade::cancelled_run<grade::nothing>{};
-        }
-        co_return std::get<0>(std::move(r));
+        if (!r.ended()) harness::stop_loop(ex);
+        co_return r;
       });
   return o;
 }
@@ -892,10 +877,8 @@ cancel_outcome cancelled_server(serve_fn serve) {
 TEST_CASE("serve() cancelled while a stream waits for a fetch: the fetch is "
           "cancelled, and serve() ends with operation_aborted",
           "[lesson13][task5]") {
-  auto actual = cancelled_server(yours::serve);
-  auto expected = cancelled_server(reference::serve);
-  grade::reference_runs(expected.run);
-  grade::expect_no_exception(actual.run, expected.run, "the scenario");
+  auto [actual, expected] = BOTH_SIDES(cancelled_server, serve);
+  grade::expect_no_exception(actual, expected, "the scenario");
   const auto& a = *actual.run.value;
   GRADE(a.aborted,
         fmt::format("serve(), cancelled 300 ms in while a client's stream "

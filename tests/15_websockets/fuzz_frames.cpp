@@ -17,21 +17,16 @@
 //     encode writes, the client's.
 #include "given/frames.hpp"
 
+#include "../support/fuzz_check.hpp"
+
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace {
 
-void check(bool ok, const char* what) {
-  if (!ok) {
-    std::fprintf(stderr, "invariant broken: %s\n", what);
-    std::abort();
-  }
-}
+using fuzz::check;
 
 constexpr std::size_t max_message = 4096;
 

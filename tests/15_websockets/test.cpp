@@ -89,6 +89,7 @@ bool is_cancellation(std::exception_ptr e) {
 // ends can be left behind (leaked) instead of touching freed memory.
 struct linked {
   wsapp::config cfg = test_config();
+  int client_buffer = 0;  // the client's receive buffer; 0: the system's
   wsapp::stats stats;
   std::vector<ws::event> handed_on;  // what the session gave its endpoint
   std::unique_ptr<ws_client> client;
@@ -112,12 +113,12 @@ struct linked_holder {
   }
 };
 
-awaitable<void> link(linked& l, int client_buffer = 0) {
+awaitable<void> link(linked& l) {
   auto ex = co_await asio::this_coro::executor;
   tcp::acceptor acceptor(ex, {asio::ip::make_address("127.0.0.1"), 0});
   l.client = std::make_unique<ws_client>(ex);
   l.socket = std::make_unique<tcp::socket>(ex);
-  if (!co_await l.client->connect_raw(acceptor.local_endpoint().port(), client_buffer))
+  if (!co_await l.client->connect_raw(acceptor.local_endpoint().port(), l.client_buffer))
     throw std::runtime_error("the test could not connect to itself");
   co_await acceptor.async_accept(*l.socket, use_awaitable);
   auto* seen = &l.handed_on;
@@ -148,33 +149,40 @@ std::shared_ptr<task_end> start(asio::any_io_executor ex, awaitable<void> work) 
   return end;
 }
 
-// The end of a scenario: a task still running is woken (the outbox
-// closed, the socket closed) and given 500 ms to end; one that still does
-// not is left behind with what it uses, and the loop is stopped.
-awaitable<void> wind_down(linked& l, std::vector<std::shared_ptr<task_end>> tasks) {
-  auto all_ended = [&] {
-    for (auto& t : tasks)
-      if (!t->ended) return false;
-    return true;
-  };
+// The end of a scenario: the task, if it still runs, is woken (the outbox
+// closed, the socket closed) and given 500 ms to end; if it still does
+// not, it is left behind with what it uses, and the loop is stopped.
+awaitable<void> wind_down(linked& l, std::shared_ptr<task_end> task) {
+  auto ended = [&] { return task->ended; };
   // The session first: it refers to the socket.
   auto destroy = [&] {
     l.s.reset();
     l.socket.reset();
     l.client.reset();
   };
-  if (all_ended()) co_return destroy();
+  if (ended()) co_return destroy();
   asio::error_code ignored;
   l.s->out.close();
   l.s->changed.cancel();
   l.socket->close(ignored);
   l.client->reset();
-  if (co_await eventually(all_ended, 500ms)) co_return destroy();
+  if (co_await eventually(ended, 500ms)) co_return destroy();
   (void)l.s.release();
   (void)l.socket.release();
   (void)l.client.release();
   auto ex = co_await asio::this_coro::executor;
-  static_cast<asio::io_context&>(asio::query(ex, asio::execution::context)).stop();
+  stop_loop(ex);
+}
+
+// Runs `steps(s)` on a session of the test's own, linked to the test's
+// client: a coroutine that returns the task of the session it started,
+// which then winds the session down.
+template <typename Steps>
+grade::outcome<grade::nothing> on_linked(linked_holder& l, Steps steps) {
+  return run_real([&]() -> awaitable<void> {
+    co_await link(*l);
+    co_await wind_down(*l, co_await steps(*l->s));
+  });
 }
 
 // ---- Your server ----------------------------------------------------------
@@ -283,39 +291,49 @@ struct writer_outcome {
   bool gone = false;              // the session hung up
 };
 
+// A writer scenario on a session of the test's own: `steps(s, o)` queues
+// frames, starts the writer (start_writer) and plays the client; the
+// writer is then given `limit` to end.
+template <typename Steps>
+writer_outcome writer_run(linked_holder& l, Steps steps, duration limit = 500ms) {
+  writer_outcome o;
+  o.run = on_linked(l, [&](session& s) -> awaitable<std::shared_ptr<task_end>> {
+    auto w = co_await steps(s, o);
+    co_await eventually([&] { return w->ended; }, limit);
+    o.writer = *w;
+    o.gone = s.gone;
+    co_return w;
+  });
+  return o;
+}
+
+awaitable<std::shared_ptr<task_end>> start_writer(task_fn writer, session& s) {
+  co_return start(co_await asio::this_coro::executor, tut::traced("writer", writer(s)));
+}
+
 // Three frames (one of 200 kB, more than the socket takes at once) and the
 // close frame are queued; the writer runs; the client reads.
 writer_outcome write_frames(task_fn writer) {
   linked_holder l;
   l->cfg.send_buffer = 4096;  // the socket takes a few kB at a time
-  writer_outcome o;
-  o.run = run_real([&]() -> awaitable<void> {
-    co_await link(*l, small_buffer);
-    auto& s = *l->s;
+  l->client_buffer = small_buffer;
+  return writer_run(l, [&](session& s, writer_outcome& o) -> awaitable<std::shared_ptr<task_end>> {
     queue(s, ws::opcode::text, first_text);
     queue(s, ws::opcode::binary, pattern(200'000));
     queue(s, ws::opcode::text, third_text);
     wsapp::close(s, ws::code::normal, last_words);
-    auto w = start(co_await asio::this_coro::executor, tut::traced("writer", writer(s)));
+    auto w = co_await start_writer(writer, s);
     o.seen = co_await tut::traced("client", l->client->until_close(2s));
-    co_await eventually([&] { return w->ended; }, 500ms);
-    o.writer = *w;
-    o.gone = s.gone;
-    std::vector<std::shared_ptr<task_end>> tasks{w};
-    co_await wind_down(*l, std::move(tasks));
+    co_return w;
   });
-  return o;
 }
 
 // The writer starts with nothing to write; a frame comes 150 ms later,
 // then the close.
 writer_outcome wait_for_frames(task_fn writer) {
   linked_holder l;
-  writer_outcome o;
-  o.run = run_real([&]() -> awaitable<void> {
-    co_await link(*l);
-    auto& s = *l->s;
-    auto w = start(co_await asio::this_coro::executor, tut::traced("writer", writer(s)));
+  return writer_run(l, [&](session& s, writer_outcome& o) -> awaitable<std::shared_ptr<task_end>> {
+    auto w = co_await start_writer(writer, s);
     co_await tut::sleep(150ms);
     o.ended_early = w->ended;
     queue(s, ws::opcode::text, "sent after the writer had waited 150 ms");
@@ -323,33 +341,20 @@ writer_outcome wait_for_frames(task_fn writer) {
     wsapp::close(s, ws::code::going_away, last_words);
     auto rest = co_await l->client->until_close(1s);
     o.seen.insert(o.seen.end(), rest.begin(), rest.end());
-    co_await eventually([&] { return w->ended; }, 500ms);
-    o.writer = *w;
-    std::vector<std::shared_ptr<task_end>> tasks{w};
-    co_await wind_down(*l, std::move(tasks));
+    co_return w;
   });
-  return o;
 }
 
 // The client resets its connection; then frames are queued.
 writer_outcome client_gone(task_fn writer) {
   linked_holder l;
-  writer_outcome o;
-  o.run = run_real([&]() -> awaitable<void> {
-    co_await link(*l);
-    auto& s = *l->s;
+  return writer_run(l, [&](session& s, writer_outcome&) -> awaitable<std::shared_ptr<task_end>> {
     l->client->reset();
     co_await tut::sleep(20ms);
     for (int k = 1; k <= 3; ++k)
       queue(s, ws::opcode::text, numbered("the server", k, 20'000));
-    auto w = start(co_await asio::this_coro::executor, tut::traced("writer", writer(s)));
-    co_await eventually([&] { return w->ended; }, 1s);
-    o.writer = *w;
-    o.gone = s.gone;
-    std::vector<std::shared_ptr<task_end>> tasks{w};
-    co_await wind_down(*l, std::move(tasks));
-  });
-  return o;
+    co_return co_await start_writer(writer, s);
+  }, 1s);
 }
 
 // The outbox is full (2 of 2) when the session is closed: close() drops
@@ -357,21 +362,14 @@ writer_outcome client_gone(task_fn writer) {
 writer_outcome full_then_closed(task_fn writer) {
   linked_holder l;
   l->cfg.queue_limit = 2;
-  writer_outcome o;
-  o.run = run_real([&]() -> awaitable<void> {
-    co_await link(*l);
-    auto& s = *l->s;
+  return writer_run(l, [&](session& s, writer_outcome& o) -> awaitable<std::shared_ptr<task_end>> {
     queue(s, ws::opcode::text, first_text);
     queue(s, ws::opcode::text, third_text);
     wsapp::close(s, ws::code::policy_violation, "too slow: your outbox is full");
-    auto w = start(co_await asio::this_coro::executor, tut::traced("writer", writer(s)));
+    auto w = co_await start_writer(writer, s);
     o.seen = co_await l->client->until_close(1s);
-    co_await eventually([&] { return w->ended; }, 500ms);
-    o.writer = *w;
-    std::vector<std::shared_ptr<task_end>> tasks{w};
-    co_await wind_down(*l, std::move(tasks));
+    co_return w;
   });
-  return o;
 }
 
 std::string writer_end(const task_end& w, std::string_view name = "the writer") {
@@ -385,10 +383,8 @@ std::string writer_end(const task_end& w, std::string_view name = "the writer") 
 TEST_CASE("the writer writes the queued frames in order, each whole, then "
           "the close frame, and returns",
           "[lesson15][task1]") {
-  auto actual = write_frames(yours::writer);
-  auto expected = write_frames(reference::writer);
-  grade::reference_runs(expected.run);
-  grade::expect_no_exception(actual.run, expected.run, "the scenario");
+  auto [actual, expected] = BOTH_SIDES(write_frames, writer);
+  grade::expect_no_exception(actual, expected, "the scenario");
   std::vector<got> want{text(first_text), binary(pattern(200'000)), text(third_text),
                         close_frame(ws::code::normal)};
   REQUIRE(same(expected.seen, want));
@@ -406,10 +402,8 @@ TEST_CASE("the writer writes the queued frames in order, each whole, then "
 
 TEST_CASE("the writer waits for the next frame, and ends with the outbox",
           "[lesson15][task1]") {
-  auto actual = wait_for_frames(yours::writer);
-  auto expected = wait_for_frames(reference::writer);
-  grade::reference_runs(expected.run);
-  grade::expect_no_exception(actual.run, expected.run, "the scenario");
+  auto [actual, expected] = BOTH_SIDES(wait_for_frames, writer);
+  grade::expect_no_exception(actual, expected, "the scenario");
   GRADE(!actual.ended_early,
         fmt::format("with nothing queued yet, {} within 150 ms: it should wait "
                     "for the next frame (the outbox's async_receive)",
@@ -429,9 +423,7 @@ TEST_CASE("the writer waits for the next frame, and ends with the outbox",
 
 TEST_CASE("a write that fails hangs up the session, and the writer returns",
           "[lesson15][task1]") {
-  auto actual = client_gone(yours::writer);
-  auto expected = client_gone(reference::writer);
-  grade::reference_runs(expected.run);
+  auto [actual, expected] = BOTH_SIDES(client_gone, writer);
   REQUIRE(expected.gone);
   GRADE(actual.writer.ended && actual.writer.error.empty() && actual.gone,
         fmt::format("frames queued for a client that had reset its connection: "
@@ -446,10 +438,8 @@ TEST_CASE("a write that fails hangs up the session, and the writer returns",
 TEST_CASE("an outbox closed with its frames dropped: the close frame still "
           "goes out",
           "[lesson15][task1]") {
-  auto actual = full_then_closed(yours::writer);
-  auto expected = full_then_closed(reference::writer);
-  grade::reference_runs(expected.run);
-  grade::expect_no_exception(actual.run, expected.run, "the scenario");
+  auto [actual, expected] = BOTH_SIDES(full_then_closed, writer);
+  grade::expect_no_exception(actual, expected, "the scenario");
   std::vector<got> want{close_frame(ws::code::policy_violation)};
   GRADE(same(actual.seen, want),
         fmt::format("close() on a full outbox drops what waits (the channel is "
@@ -724,9 +714,8 @@ struct cancelled_session {
 cancelled_session cancel_session(task_fn run_session) {
   linked_holder l;
   cancelled_session o;
-  o.run = run_real([&]() -> awaitable<void> {
-    co_await link(*l);
-    auto r = co_await (grade::cancel_after(grade::as_nothing(run_session(*l->s)), 150ms) ||
+  o.run = on_linked(l, [&](session& s) -> awaitable<std::shared_ptr<task_end>> {
+    auto r = co_await (grade::cancel_after(grade::as_nothing(run_session(s)), 150ms) ||
                        tut::sleep(1s));
     o.within_limit = r.index() == 0;
     if (o.within_limit) {
@@ -735,13 +724,12 @@ cancelled_session cancel_session(task_fn run_session) {
       o.session.cancelled = is_cancellation(c.exception);
       if (c.exception) o.session.error = c.error.empty() ? grade::describe_exception(c.exception) : c.error;
       co_await tut::sleep(50ms);
-      l->s->out.try_send(asio::error_code{}, wsapp::make_frame(ws::opcode::text, "queued after the session ended"));
+      s.out.try_send(asio::error_code{}, wsapp::make_frame(ws::opcode::text, "queued after the session ended"));
       o.after = co_await frames(*l->client, 1, 300ms);
     }
     auto gone = std::make_shared<task_end>();
     gone->ended = o.within_limit;
-    std::vector<std::shared_ptr<task_end>> tasks{gone};
-    co_await wind_down(*l, std::move(tasks));
+    co_return gone;
   });
   return o;
 }
@@ -751,9 +739,7 @@ cancelled_session cancel_session(task_fn run_session) {
 TEST_CASE("a session cancelled while it waits ends at once with "
           "operation_aborted, its tasks ended",
           "[lesson15][task3]") {
-  auto actual = cancel_session(yours::run_session);
-  auto expected = cancel_session(reference::run_session);
-  grade::reference_runs(expected.run);
+  auto [actual, expected] = BOTH_SIDES(cancel_session, run_session);
   REQUIRE(expected.session.cancelled);
   GRADE(actual.within_limit,
         "run_session, cancelled 150 ms in (as the server's shutdown deadline "
@@ -1229,9 +1215,7 @@ struct server_close_outcome {
 server_close_outcome server_closes(task_fn run_session, bool answer) {
   linked_holder l;
   server_close_outcome o;
-  o.run = run_real([&]() -> awaitable<void> {
-    co_await link(*l);
-    auto& s = *l->s;
+  o.run = on_linked(l, [&](session& s) -> awaitable<std::shared_ptr<task_end>> {
     auto run = start(co_await asio::this_coro::executor, tut::traced("run_session", run_session(s)));
     co_await tut::sleep(20ms);
     o.ended_before = run->ended;
@@ -1244,8 +1228,7 @@ server_close_outcome server_closes(task_fn run_session, bool answer) {
     o.session = *run;
     if (run->ended) o.ended_after_ms = ms(run->at - closed_at);
     for (auto& e : l->handed_on) o.handed_on.push_back(e.data);
-    std::vector<std::shared_ptr<task_end>> tasks{run};
-    co_await wind_down(*l, std::move(tasks));
+    co_return run;
   });
   return o;
 }
@@ -1255,9 +1238,7 @@ server_close_outcome server_closes(task_fn run_session, bool answer) {
 TEST_CASE("after the server's close frame the session waits for the "
           "client's, close_timeout at most, and hands on no more messages",
           "[lesson15][task6]") {
-  auto actual = server_closes(yours::run_session, false);
-  auto expected = server_closes(reference::run_session, false);
-  grade::reference_runs(expected.run);
+  auto [actual, expected] = BOTH_SIDES(server_closes, run_session, false);
   REQUIRE(expected.session.ended);
   GRADE(!actual.ended_before,
         fmt::format("run_session on a session whose client had said nothing yet "
@@ -1287,9 +1268,7 @@ TEST_CASE("after the server's close frame the session waits for the "
 
 TEST_CASE("a client that answers the server's close ends the session at once",
           "[lesson15][task6]") {
-  auto actual = server_closes(yours::run_session, true);
-  auto expected = server_closes(reference::run_session, true);
-  grade::reference_runs(expected.run);
+  auto [actual, expected] = BOTH_SIDES(server_closes, run_session, true);
   REQUIRE(expected.session.ended);
   GRADE(!actual.ended_before,
         fmt::format("run_session on a session whose client had said nothing yet "
@@ -1418,11 +1397,6 @@ struct cancel_outcome {
   int sessions_after = -1;
 };
 
-awaitable<grade::nothing> serving_for(serve_fn serve, wsapp::config cfg, wsapp::stats& stats) {
-  co_await serve(std::move(cfg), stats);
-  co_return grade::nothing{};
-}
-
 awaitable<void> two_clients(wsapp::stats& stats, cancel_outcome& o) {
   auto ex = co_await asio::this_coro::executor;
   co_await eventually([&] { return stats.port != 0; }, 1s);
@@ -1443,18 +1417,17 @@ cancel_outcome cancelled_serve(serve_fn serve) {
   o.run = run_real([&]() -> awaitable<grade::cancelled_run<grade::nothing>> {
     auto ex = co_await asio::this_coro::executor;
     co_spawn(ex, two_clients(stats, o), detached);
-    auto r = co_await (grade::cancel_after(tut::traced("serve", serving_for(serve, cfg, stats)), 300ms) ||
-                       tut::sleep(2500ms));
+    auto r = co_await cancel_serve(serve, cfg, stats, 300ms, 2500ms);
     o.sessions_after = stats.sessions;
-    if (r.index() == 1) {
-      static_cast<asio::io_context&>(asio::query(ex, asio::execution::context)).stop();
-      co_return grade::cancelled_run<grade::nothing>{};
+    if (!r.ended()) {
+      stop_loop(ex);
+      co_return r;
     }
     co_await eventually([&] {
       for (auto& f : o.clients) if (!f.done) return false;
       return o.clients.size() == 2;
     }, 1500ms);
-    co_return std::get<0>(std::move(r));
+    co_return r;
   });
   return o;
 }
@@ -1464,10 +1437,8 @@ cancel_outcome cancelled_serve(serve_fn serve) {
 TEST_CASE("serve() cancelled through a bound signal closes every session "
           "with 1001, then ends with operation_aborted",
           "[lesson15][task7]") {
-  auto actual = cancelled_serve(yours::serve);
-  auto expected = cancelled_serve(reference::serve);
-  grade::reference_runs(expected.run);
-  grade::expect_no_exception(actual.run, expected.run, "the scenario");
+  auto [actual, expected] = BOTH_SIDES(cancelled_serve, serve);
+  grade::expect_no_exception(actual, expected, "the scenario");
   const auto& a = *actual.run.value;
   GRADE(a.ended() && a.aborted,
         fmt::format("serve(), cancelled 300 ms in with two clients connected, {}; "

@@ -19,9 +19,9 @@
 //     statuses the servers answer with, and a reason.
 #include "common/http.hpp"
 
+#include "../support/fuzz_check.hpp"
+
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <string>
 #include <string_view>
 
@@ -29,12 +29,7 @@ namespace http = common::http;
 
 namespace {
 
-void check(bool ok, const char* what) {
-  if (!ok) {
-    std::fprintf(stderr, "invariant broken: %s\n", what);
-    std::abort();
-  }
-}
+using fuzz::check;
 
 bool inside(std::string_view part, std::string_view whole) {
   if (part.empty()) return true;

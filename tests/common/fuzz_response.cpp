@@ -14,21 +14,16 @@
 //   - errors say why.
 #include "common/http.hpp"
 
+#include "../support/fuzz_check.hpp"
+
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <string_view>
 
 namespace http = common::http;
 
 namespace {
 
-void check(bool ok, const char* what) {
-  if (!ok) {
-    std::fprintf(stderr, "invariant broken: %s\n", what);
-    std::abort();
-  }
-}
+using fuzz::check;
 
 constexpr std::size_t max_body = 1024;
 

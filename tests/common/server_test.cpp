@@ -108,21 +108,23 @@ std::vector<web::route> routes(seen_t& seen) {
   };
 }
 
-// A server of the core on this loop, serving until `clients` is done.
+using problems_t = std::vector<std::string>;
+
+// A server of the core on this loop, serving until `clients(port,
+// problems)` is done; then the test fails with the problems they noted.
 template <typename F>
-grade::outcome<std::vector<std::string>> with_server(seen_t& seen, F clients,
-                                                     web::config cfg = {}) {
-  return grade::run_real([&]() -> awaitable<std::vector<std::string>> {
+void expect_no_problems(seen_t& seen, F clients, web::config cfg = {}) {
+  auto out = grade::run_real([&]() -> awaitable<problems_t> {
     web::server_stats stats;
     auto srv = std::make_shared<web::server>(co_await asio::this_coro::executor,
                                              cfg, stats, routes(seen));
-    auto problems = co_await (clients(stats.port.load()) ||
-                              web::serve_until_cancelled(*srv, web::listener));
-    co_return std::get<0>(std::move(problems));
+    problems_t problems;
+    auto r = co_await (clients(stats.port.load(), problems) ||
+                       web::serve_until_cancelled(*srv, web::listener));
+    if (r.index() == 1)
+      throw std::runtime_error("the server stopped before its clients were done");
+    co_return problems;
   });
-}
-
-void no_problems(const grade::outcome<std::vector<std::string>>& out) {
   if (out.exception) FAIL("the scenario threw: " + out.error);
   if (!out.value->empty())
     FAIL(fmt::format("  - {}", fmt::join(*out.value, "\n  - ")));
@@ -134,10 +136,8 @@ TEST_CASE("door 1: a handler writes its reply in pieces; the connection "
           "carries the next request after it",
           "[server]") {
   seen_t seen;
-  auto out = with_server(seen, [](unsigned short port) -> awaitable<std::vector<std::string>> {
-    std::vector<std::string> problems;
-    client c(co_await asio::this_coro::executor);
-    co_await c.connect(port);
+  expect_no_problems(seen, [](unsigned short port, problems_t& problems) -> awaitable<void> {
+    auto c = co_await connected(port);
     co_await c.send(get("/stream") + get("/"));
     reply r;
     auto end = co_await c.receive(r, 1s);
@@ -148,8 +148,7 @@ TEST_CASE("door 1: a handler writes its reply in pieces; the connection "
     if (end != ending::reply || r.status != 200)
       problems.push_back("GET / after the stream, on the same connection, got no 200");
     // HTTP/1.0 knows no chunks: the pieces as they are, then the close.
-    client old(co_await asio::this_coro::executor);
-    co_await old.connect(port);
+    auto old = co_await connected(port);
     co_await old.send("GET /stream HTTP/1.0\r\n\r\n");
     end = co_await old.receive(r, 1s);
     if (end != ending::reply ||
@@ -157,8 +156,7 @@ TEST_CASE("door 1: a handler writes its reply in pieces; the connection "
       problems.push_back(fmt::format("GET /stream over HTTP/1.0 got {} \"{}\"",
                                      r.status, r.body));
     // HEAD: the head, no pieces.
-    client h(co_await asio::this_coro::executor);
-    co_await h.connect(port);
+    auto h = co_await connected(port);
     co_await h.send(head("/stream") + get("/"));
     auto head_end = co_await h.receive(r, 1s, true);
     auto head_status = r.status;
@@ -166,19 +164,15 @@ TEST_CASE("door 1: a handler writes its reply in pieces; the connection "
     if (head_end != ending::reply || head_status != 200 ||
         get_end != ending::reply || r.status != 200)
       problems.push_back("HEAD /stream then GET / lost their framing");
-    co_return problems;
   });
-  no_problems(out);
 }
 
 TEST_CASE("door 2: a handler takes the connection over after a 101, with "
           "what the client sent after the request",
           "[server]") {
   seen_t seen;
-  auto out = with_server(seen, [](unsigned short port) -> awaitable<std::vector<std::string>> {
-    std::vector<std::string> problems;
-    client c(co_await asio::this_coro::executor);
-    co_await c.connect(port);
+  expect_no_problems(seen, [](unsigned short port, problems_t& problems) -> awaitable<void> {
+    auto c = co_await connected(port);
     co_await c.send(get("/upgrade") + "hello, ");
     reply r;
     auto end = co_await c.receive(r, 1s);
@@ -190,9 +184,7 @@ TEST_CASE("door 2: a handler takes the connection over after a 101, with "
     if (c.unread() != "HELLO, SERVER, BYE")
       problems.push_back(fmt::format("after the upgrade the client read \"{}\"",
                                      printable(c.unread())));
-    co_return problems;
   }, web::config{.idle_timeout = 10ms});
-  no_problems(out);
   CHECK(seen.echoed == "hello, server, bye");
 }
 
@@ -200,23 +192,19 @@ TEST_CASE("door 3: cleanups run once, the last registered first, after the "
           "reply, after a failure, and when the client has gone",
           "[server]") {
   seen_t seen;
-  auto out = with_server(seen, [](unsigned short port) -> awaitable<std::vector<std::string>> {
-    std::vector<std::string> problems;
+  expect_no_problems(seen, [](unsigned short port, problems_t& problems) -> awaitable<void> {
     auto ok = co_await exchange(port, get("/cleanup"), 1s);
     auto failed = co_await exchange(port, get("/cleanup?throw=1"), 1s);
     if (ok.answer.status != 200 || failed.answer.status != 500)
       problems.push_back(fmt::format("got {} and {}; expected 200 and 500",
                                      describe(ok), describe(failed)));
     // A client that resets while the handler works.
-    client c(co_await asio::this_coro::executor);
-    co_await c.connect(port);
+    auto c = co_await connected(port);
     co_await c.send(get("/cleanup?ms=50"));
     co_await tut::sleep(10ms);
     c.reset();
     co_await tut::sleep(100ms);
-    co_return problems;
   });
-  no_problems(out);
   std::vector<std::string> want{
       "last registered: sent",   "first registered: sent",
       "last registered: failed", "first registered: failed",
@@ -228,15 +216,13 @@ TEST_CASE("the body when a handler asks: 100 Continue first if asked; a "
           "refusal before it closes the connection",
           "[server]") {
   seen_t seen;
-  auto out = with_server(seen, [](unsigned short port) -> awaitable<std::vector<std::string>> {
-    std::vector<std::string> problems;
+  expect_no_problems(seen, [](unsigned short port, problems_t& problems) -> awaitable<void> {
     std::string body(40, 'b');
     auto head_of = [&](std::string_view target) {
       return fmt::format("POST {} HTTP/1.1\r\nHost: a\r\nExpect: 100-continue"
                          "\r\nContent-Length: {}\r\n\r\n", target, body.size());
     };
-    client c(co_await asio::this_coro::executor);
-    co_await c.connect(port);
+    auto c = co_await connected(port);
     co_await c.send(head_of("/body"));
     reply r;
     auto end = co_await c.receive(r, 1s);
@@ -251,8 +237,7 @@ TEST_CASE("the body when a handler asks: 100 Continue first if asked; a "
     if (end != ending::reply || r.status != 200)
       problems.push_back("GET / after the body got no 200");
 
-    client refused(co_await asio::this_coro::executor);
-    co_await refused.connect(port);
+    auto refused = co_await connected(port);
     co_await refused.send(head_of("/body?refuse=1"));
     end = co_await refused.receive(r, 1s);
     auto after = end;
@@ -262,17 +247,14 @@ TEST_CASE("the body when a handler asks: 100 Continue first if asked; a "
       problems.push_back(fmt::format("a refusal got {}, connection {}", r.status,
                                      r.keep_alive ? "kept" : "closed"));
     // A body cut short: the handler's body() throws, nothing is answered.
-    client cut(co_await asio::this_coro::executor);
-    co_await cut.connect(port);
+    auto cut = co_await connected(port);
     co_await cut.send(fmt::format("POST /body HTTP/1.1\r\nHost: a\r\n"
                                   "Content-Length: 40\r\n\r\nonly this"));
     cut.shutdown_send();
     end = co_await cut.receive(r, 1s);
     if (end == ending::reply)
       problems.push_back(fmt::format("a body cut short got {}", r.status));
-    co_return problems;
   });
-  no_problems(out);
   CHECK(seen.body == std::string(40, 'b'));
   std::vector<std::string> want{"body: sent", "body: sent", "body: gone"};
   CHECK(seen.endings == want);
@@ -281,8 +263,7 @@ TEST_CASE("the body when a handler asks: 100 Continue first if asked; a "
 TEST_CASE("routes: {name} segments, HEAD on GET, 404, 405 with Allow, 501",
           "[server]") {
   seen_t seen;
-  auto out = with_server(seen, [](unsigned short port) -> awaitable<std::vector<std::string>> {
-    std::vector<std::string> problems;
+  expect_no_problems(seen, [](unsigned short port, problems_t& problems) -> awaitable<void> {
     struct want {
       std::string request;
       int status;
@@ -312,7 +293,5 @@ TEST_CASE("routes: {name} segments, HEAD on GET, 404, 405 with Allow, 501",
       if (!ok)
         problems.push_back(fmt::format("{} got {}", printable(w.request), describe(r)));
     }
-    co_return problems;
   });
-  no_problems(out);
 }

@@ -37,6 +37,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <variant>
 #include <vector>
 
 namespace harness {
@@ -349,6 +350,14 @@ private:
   ending end_ = ending::closed;
 };
 
+// A client of the server at `port`, connected (or, if it could not be,
+// its send and receive say so).
+inline awaitable<client> connected(unsigned short port) {
+  client c(co_await asio::this_coro::executor);
+  co_await c.connect(port);
+  co_return c;
+}
+
 // One request on a connection of its own: the reply, or how it ended.
 struct exchange_result {
   ending end = ending::timed_out;
@@ -524,6 +533,37 @@ std::string ended_as(const grade::cancelled_run<T>& r) {
   return grade::how_it_ended(r);
 }
 
+// ---- serve() cancelled ----------------------------------------------------
+
+// Stops the loop `ex` runs on: a scenario that gives up on a task that does
+// not end leaves it behind this way, and the test goes on.
+inline void stop_loop(const asio::any_io_executor& ex) {
+  static_cast<asio::io_context&>(asio::query(ex, asio::execution::context))
+      .stop();
+}
+
+template <typename Serve, typename Config, typename Stats>
+awaitable<grade::nothing> serving_for(Serve serve, Config cfg, Stats& stats) {
+  co_await serve(std::move(cfg), stats);
+  co_return grade::nothing{};
+}
+
+// serve(cfg, stats) on the test's loop, traced as "serve", cancelled
+// through a bound signal after `after` (grade::cancel_after). A serve()
+// that has not ended `limit` after it started is given up on: the run comes
+// back as never ended, and the scenario stops the loop (stop_loop).
+template <typename Serve, typename Config, typename Stats>
+awaitable<grade::cancelled_run<grade::nothing>> cancel_serve(
+    Serve serve, Config cfg, Stats& stats, duration after, duration limit) {
+  auto r = co_await (
+      grade::cancel_after(
+          tut::traced("serve", serving_for(serve, std::move(cfg), stats)),
+          after) ||
+      tut::sleep(limit));
+  if (r.index() == 1) co_return grade::cancelled_run<grade::nothing>{};
+  co_return std::get<0>(std::move(r));
+}
+
 // Fails the test with one line per problem, then `advice`.
 inline void report(const std::vector<std::string>& problems, std::size_t total,
                    std::string_view advice) {
@@ -532,6 +572,20 @@ inline void report(const std::vector<std::string>& problems, std::size_t total,
                    "  - {}\n{}",
                    problems.size(), total, fmt::join(problems, "\n  - "),
                    advice));
+}
+
+// Runs `clients(problems)` on the test's loop: a coroutine that talks to
+// the server and notes each request not handled as it should. Then fails
+// the test with them (report), `total` requests in all.
+template <typename F>
+void report_clients(F clients, std::size_t total, std::string_view advice) {
+  auto out = grade::run_real([&]() -> awaitable<std::vector<std::string>> {
+    std::vector<std::string> problems;
+    co_await clients(problems);
+    co_return problems;
+  });
+  if (!out.value) FAIL("the test's clients failed: " + out.error);
+  report(*out.value, total, advice);
 }
 
 }  // namespace harness
