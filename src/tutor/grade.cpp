@@ -270,6 +270,12 @@ struct shard {
   std::map<std::string, std::string> printed;
 };
 
+// Catch2 caught a fatal signal and said so: the program ended on its own,
+// with a failing exit code, but crashed.
+bool fatal_error(const shard& s) {
+  return s.run.exit_code != 0 && s.reporter.find("FATAL ERROR") != std::string::npos;
+}
+
 // Splits a run's output at the marks the report puts before each case.
 void split_printed(shard& s) {
   static constexpr std::string_view mark = "\x1etut-case\t";
@@ -475,7 +481,7 @@ verdict verdict_of(std::vector<shard>& shards, const std::vector<std::string>& n
     case_result lost;  // the case that never reported
     lost.name = !s.rep.running.empty() ? s.rep.running : per_case ? names[i] : "";
     lost.task = s.rep.running_task;
-    bool fatal = r.exit_code != 0 && s.reporter.find("FATAL ERROR") != std::string::npos;
+    bool fatal = fatal_error(s);
     if (r.timed_out) {
       lost.messages.push_back(fmt::format(
           "did not finish within {:g} s and was stopped", timeout.count() / 1000.0));
@@ -557,10 +563,8 @@ namespace {
 // Whether a run of the whole binary ended by itself, every case reported:
 // no hang, no crash, not stopped in the middle of a case.
 bool ended_whole(const shard& s, std::size_t cases) {
-  const auto& r = s.run;
-  bool fatal = r.exit_code != 0 && s.reporter.find("FATAL ERROR") != std::string::npos;
-  return !r.timed_out && r.signal == 0 && !fatal && s.rep.running.empty() &&
-         s.rep.cases.size() == cases;
+  return !s.run.timed_out && s.run.signal == 0 && !fatal_error(s) &&
+         s.rep.running.empty() && s.rep.cases.size() == cases;
 }
 
 // Beside a binary whose whole run did not fit in its budget: the next
@@ -637,14 +641,13 @@ asio::awaitable<verdict> run_tests(const fs::path& binary, grade_options o) {
     if (!names.empty()) {
       // The cases' own time, without starting a process each: when it
       // would fit in half the budget now, the next grading runs whole.
-      double total = 0;
+      std::chrono::duration<double> total{0};
       bool hung = false;
       for (const auto& r : results) {
-        total += r.rep.seconds;
+        total += std::chrono::duration<double>(r.rep.seconds);
         hung = hung || r.run.timed_out;
       }
-      if (!hung && total * 2000 < static_cast<double>(o.whole_budget.count()))
-        fs::remove(slow_marker(binary), ignored);
+      if (!hung && total * 2 < o.whole_budget) fs::remove(slow_marker(binary), ignored);
     }
   }
   // A spec that selected nothing (a name Catch2 reads another way): this

@@ -49,6 +49,19 @@ public:
     std::lock_guard lock(mutex_);
     return monitor_ ? monitor_->ticks() : last_;
   }
+  // Called at the end of work that held its thread since `before` was read
+  // (a pool thread, a fake service's thread): the ticks now, after waiting
+  // up to `limit` for a first tick. A loaded machine may not have scheduled
+  // the loop's thread while the work ran, so only a loop that is held (it
+  // waits for this work) ends with none. The monitor cannot wake another
+  // thread, so this looks every millisecond: a bounded wait for the loop,
+  // not a sleep that the test's timing depends on.
+  std::size_t ticks_after(std::size_t before, std::chrono::milliseconds limit) const {
+    auto until = std::chrono::steady_clock::now() + limit;
+    while (ticks() == before && std::chrono::steady_clock::now() < until)
+      std::this_thread::sleep_for(1ms);
+    return ticks();
+  }
 
 private:
   mutable std::mutex mutex_;

@@ -43,20 +43,15 @@ struct recorder {
 };
 
 template <typename Recorded>
-struct compared {
-  Recorded actual, expected;
-};
+using compared = sides<Recorded>;
 
-// `compare(scenario)`: `scenario(side<Yours>{})` and
+// `compare(scenario)`: grade::both over `scenario(side<Yours>{})` and
 // `scenario(side<Reference>{})`; the reference must pass it.
 template <typename Yours, typename Reference>
 struct comparer {
   template <typename Scenario>
   auto operator()(Scenario scenario) const {
-    auto expected = scenario(side<Reference>{});
-    reference_runs(expected);
-    return compared<decltype(expected)>{scenario(side<Yours>{}),
-                                        std::move(expected)};
+    return both(scenario, side<Yours>{}, side<Reference>{});
   }
 };
 

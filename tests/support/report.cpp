@@ -91,10 +91,7 @@ public:
     tags_ = info.tagsAsString();
     started_ = std::chrono::steady_clock::now();
     if (file_) {
-      std::cout.flush();
-      std::cerr.flush();
-      std::fflush(stdout);
-      std::fflush(stderr);
+      flush_output();
       std::string mark = "\x1etut-case\t" + escape(current_) + "\n";
       for (std::size_t at = 0; at < mark.size();) {
         auto n = ::write(1, mark.data() + at, mark.size() - at);
@@ -135,10 +132,7 @@ public:
   }
 
   void testCaseEnded(Catch::TestCaseStats const& stats) override {
-    std::cout.flush();
-    std::cerr.flush();
-    std::fflush(stdout);
-    std::fflush(stderr);
+    flush_output();  // what the case printed goes before the next mark
     flush_case(stats.totals.assertions.failed == 0);
     if (file_) {
       std::chrono::duration<double> ran = std::chrono::steady_clock::now() - started_;
@@ -152,6 +146,14 @@ public:
   }
 
 private:
+  // What the code under test printed so far, out of every buffer.
+  static void flush_output() {
+    std::cout.flush();
+    std::cerr.flush();
+    std::fflush(stdout);
+    std::fflush(stderr);
+  }
+
   void flush_case(bool passed) {
     if (!file_) return;
     std::fprintf(file_, "case\t%s\t%s\t%s\n", passed ? "pass" : "fail",

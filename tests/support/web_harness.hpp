@@ -542,12 +542,6 @@ inline void stop_loop(const asio::any_io_executor& ex) {
       .stop();
 }
 
-template <typename Serve, typename Config, typename Stats>
-awaitable<grade::nothing> serving_for(Serve serve, Config cfg, Stats& stats) {
-  co_await serve(std::move(cfg), stats);
-  co_return grade::nothing{};
-}
-
 // serve(cfg, stats) on the test's loop, traced as "serve", cancelled
 // through a bound signal after `after` (grade::cancel_after). A serve()
 // that has not ended `limit` after it started is given up on: the run comes
@@ -557,7 +551,7 @@ awaitable<grade::cancelled_run<grade::nothing>> cancel_serve(
     Serve serve, Config cfg, Stats& stats, duration after, duration limit) {
   auto r = co_await (
       grade::cancel_after(
-          tut::traced("serve", serving_for(serve, std::move(cfg), stats)),
+          tut::traced("serve", serve(std::move(cfg), stats)),
           after) ||
       tut::sleep(limit));
   if (r.index() == 1) co_return grade::cancelled_run<grade::nothing>{};
