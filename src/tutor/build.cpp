@@ -6,6 +6,8 @@
 #include <asio/use_awaitable.hpp>
 
 #include <charconv>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <optional>
 
@@ -41,7 +43,27 @@ asio::awaitable<void> changed(build_owner& o) {
   co_await o.changed->async_wait(as_tuple(use_awaitable));
 }
 
+// The Ninja a configured build directory uses (CMAKE_MAKE_PROGRAM in its
+// cache), or nothing for another generator.
+std::string ninja_of(const fs::path& build) {
+  if (!fs::exists(build / "build.ninja")) return {};
+  std::ifstream cache(build / "CMakeCache.txt");
+  std::string line;
+  constexpr std::string_view key = "CMAKE_MAKE_PROGRAM:FILEPATH=";
+  while (std::getline(cache, line))
+    if (line.starts_with(key)) return line.substr(key.size());
+  return {};
+}
+
+// Ninja itself when the build directory is Ninja's: `cmake --build` only
+// starts it, some 40 ms later on every save. Ninja runs CMake again when
+// the build files are out of date, as `cmake --build` would.
 std::vector<std::string> build_command(const project& p, std::vector<std::string> targets) {
+  if (auto ninja = ninja_of(p.build); !ninja.empty()) {
+    std::vector<std::string> argv{ninja, "-C", p.build.string()};
+    for (auto& t : targets) argv.push_back(std::move(t));
+    return argv;
+  }
   std::vector<std::string> argv{"cmake", "--build", p.build.string()};
   for (auto& t : targets) {
     argv.push_back("--target");
