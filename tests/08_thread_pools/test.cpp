@@ -365,8 +365,8 @@ TEST_CASE("to_thread runs the work on a pool thread while the loop keeps "
         actual.run, expected.run);
   GRADE(actual.loop_ticks > 0,
         fmt::format("the work ran on another thread, but the loop did not "
-                    "tick once in its 40 ms, nor in the second it then "
-                    "waited for a tick (the lag monitor saw a stall of {}): "
+                    "tick once in its 40 ms, nor while it then waited up "
+                    "to a second for one (the lag monitor saw a stall of {}): "
                     "something held the loop while it waited",
                     secs(ms_of(actual.max_lag))),
         actual.run, expected.run);
