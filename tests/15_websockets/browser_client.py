@@ -22,8 +22,8 @@ from browser import Browser  # noqa: E402
 
 PAGE_SCRIPT = r"""
 (async () => {
-  const limit = (what, promise) => Promise.race([promise, new Promise((_, fail) =>
-      setTimeout(() => fail(new Error("timed out: " + what)), 2000))]);
+  const limit = (what, promise, ms = 1000) => Promise.race([promise, new Promise((_, fail) =>
+      setTimeout(() => fail(new Error("timed out: " + what)), ms))]);
   const open = (path) => new Promise((ok, fail) => {
     const w = new WebSocket(`ws://${location.host}${path}`);
     w.binaryType = "arraybuffer";

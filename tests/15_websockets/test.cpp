@@ -307,8 +307,12 @@ writer_outcome writer_run(linked_holder& l, Steps steps, duration limit = 500ms)
   return o;
 }
 
-awaitable<std::shared_ptr<task_end>> start_writer(task_fn writer, session& s) {
-  co_return start(co_await asio::this_coro::executor, tut::traced("writer", writer(s)));
+// The writer is the only task that writes to the linked client: once it
+// has ended, the client's waits end when no more bytes come.
+awaitable<std::shared_ptr<task_end>> start_writer(task_fn writer, session& s, ws_client& client) {
+  auto w = start(co_await asio::this_coro::executor, tut::traced("writer", writer(s)));
+  client.nothing_more_once([w] { return w->ended; });
+  co_return w;
 }
 
 // Three frames (one of 200 kB, more than the socket takes at once) and the
@@ -322,7 +326,7 @@ writer_outcome write_frames(task_fn writer) {
     queue(s, ws::opcode::binary, pattern(200'000));
     queue(s, ws::opcode::text, third_text);
     wsapp::close(s, ws::code::normal, last_words);
-    auto w = co_await start_writer(writer, s);
+    auto w = co_await start_writer(writer, s, *l->client);
     o.seen = co_await tut::traced("client", l->client->until_close(2s));
     co_return w;
   });
@@ -333,7 +337,7 @@ writer_outcome write_frames(task_fn writer) {
 writer_outcome wait_for_frames(task_fn writer) {
   linked_holder l;
   return writer_run(l, [&](session& s, writer_outcome& o) -> awaitable<std::shared_ptr<task_end>> {
-    auto w = co_await start_writer(writer, s);
+    auto w = co_await start_writer(writer, s, *l->client);
     co_await tut::sleep(150ms);
     o.ended_early = w->ended;
     queue(s, ws::opcode::text, "sent after the writer had waited 150 ms");
@@ -353,7 +357,7 @@ writer_outcome client_gone(task_fn writer) {
     co_await tut::sleep(20ms);
     for (int k = 1; k <= 3; ++k)
       queue(s, ws::opcode::text, numbered("the server", k, 20'000));
-    co_return co_await start_writer(writer, s);
+    co_return co_await start_writer(writer, s, *l->client);
   }, 1s);
 }
 
@@ -366,7 +370,7 @@ writer_outcome full_then_closed(task_fn writer) {
     queue(s, ws::opcode::text, first_text);
     queue(s, ws::opcode::text, third_text);
     wsapp::close(s, ws::code::policy_violation, "too slow: your outbox is full");
-    auto w = co_await start_writer(writer, s);
+    auto w = co_await start_writer(writer, s, *l->client);
     o.seen = co_await l->client->until_close(1s);
     co_return w;
   });
@@ -1579,11 +1583,31 @@ TEST_CASE("Python's websockets sees the shutdown as a close frame 1001",
                 "connection ended without a close frame)");
 }
 
+namespace {
+
+// One text to GET /echo from the test's own client, and what came back.
+awaitable<got> one_echo(unsigned short port, std::string text) {
+  auto c = co_await opened(port, "/echo");
+  co_await c->send_text(text);
+  co_return co_await c->next(1s);
+}
+
+}  // namespace
+
 TEST_CASE("headless Chromium: the page's WebSocket chats and echoes, and "
           "closes cleanly",
           "[lesson15][task6]") {
   run_t server(serving(yours::serve, test_config()));
   REQUIRE(server.listening());
+  // Chromium takes a second or more to start: only for a server that
+  // echoes at all.
+  const std::string hello = "hello from the test, before Chromium starts";
+  auto first = run_real([&] { return one_echo(server.port(), hello); });
+  if (!first.value || !same({*first.value}, {text(hello)}))
+    FAIL(fmt::format("headless Chromium was not started: on GET /echo the "
+                     "test's own client sent a text and got {}, not its echo "
+                     "(the echo test of task 3 says more)",
+                     first.value ? describe(*first.value) : first.error));
   auto r = run_script("browser_client.py", {fmt::to_string(server.port()), "2.5"}, 10);
   if (r.status == 3) {
     WARN("skipped: " + r.fact("skipped"));

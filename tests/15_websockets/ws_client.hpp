@@ -11,7 +11,9 @@
 #include "given/frames.hpp"
 #include "given/handshake.hpp"
 
+#include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -141,6 +143,13 @@ public:
     }
   }
 
+  // The test knows that no more bytes will be written to this client once
+  // `done` is true (the only task that writes to it has ended): a wait
+  // then ends quiet_grace after the last byte came, not at its limit, and
+  // says timed_out as at the limit.
+  void nothing_more_once(std::function<bool()> done) { nothing_more_ = std::move(done); }
+  static constexpr duration quiet_grace = std::chrono::milliseconds(200);
+
   // Frames until a close frame, the end of the connection or the time
   // limit: the last one says which.
   awaitable<std::vector<got>> until_close(duration limit) {
@@ -182,7 +191,7 @@ private:
   awaitable<bool> read(tut::clock::time_point until) {
     char chunk[16 * 1024];
     auto r = co_await (socket_.async_read_some(asio::buffer(chunk), as_tuple(use_awaitable)) ||
-                       sleep_until(until));
+                       give_up_at(until));
     if (r.index() == 1) co_return false;
     auto [ec, n] = std::get<0>(r);
     in_.append(chunk, n);
@@ -193,7 +202,17 @@ private:
     co_return true;
   }
 
+  // Sleeps until `until`, or until nothing_more_ turns true and then
+  // quiet_grace passes with no byte come.
+  awaitable<void> give_up_at(tut::clock::time_point until) {
+    if (!nothing_more_) co_return co_await sleep_until(until);
+    while (tut::now() < until && !nothing_more_())
+      co_await tut::sleep(std::min<duration>(2ms, until - tut::now()));
+    co_await sleep_until(std::min(until, tut::now() + quiet_grace));
+  }
+
   tcp::socket socket_;
+  std::function<bool()> nothing_more_;
   std::string in_;
   ws::decoder decoder_{ws::role::client, ws::limits{64 << 20}};
   std::uint32_t key_ = 0x5ca1ab1e;
