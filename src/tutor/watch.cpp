@@ -19,6 +19,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -45,6 +46,22 @@ bool env_off(const char* name) {
 void flush(const std::string& s) {
   std::fwrite(s.data(), 1, s.size(), stdout);
   std::fflush(stdout);
+}
+
+// Lesson 15's browser check starts headless Chromium, a second or more on
+// these machines. In watch mode one Chromium is kept for every grading
+// (tests/docs/browser.py, Browser.kept): its folder, and its end when the
+// tutor quits. Left running (the tutor killed), it ends by itself once
+// unused for ten minutes.
+fs::path kept_browser(const project& p) { return p.build / "kept-browser"; }
+
+void stop_kept_browser(const project& p) {
+  auto pid_file = kept_browser(p) / "pid";
+  std::ifstream in(pid_file);
+  long pid = 0;
+  if (in >> pid && pid > 1) ::kill(static_cast<pid_t>(pid), SIGTERM);
+  std::error_code ignored;
+  fs::remove(pid_file, ignored);
 }
 
 enum class mode {
@@ -82,6 +99,7 @@ public:
     stop_background_builds();
     kill_children();  // a build or test still running: stop it now
     if (demo_control_) demo_control_->stop(0ms);
+    stop_kept_browser(c_.proj());
     files_.close();
     wake_grader_.cancel();
     if (resize_) resize_->cancel();
@@ -162,6 +180,8 @@ private:
       auto source = read_all(c_.proj().exercise(current()));
       grade_options o;
       o.columns = t_.columns;
+      if (!env_off("ASYNCLINGS_KEEP_BROWSER"))
+        o.env["ASYNCLINGS_KEPT_BROWSER"] = kept_browser(c_.proj()).string();
       auto v = co_await grade_and_record(c_, graded, o);
       grading_ = false;
       if (quitting_) co_return;
