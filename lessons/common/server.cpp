@@ -274,6 +274,7 @@ void turn_away(server& srv, tcp::socket& socket) {
 // ---- Running a listener ---------------------------------------------------
 
 awaitable<void> keep_listening(server& srv, listener_fn listener) {
+  if (srv.cfg.accept_loop) listener = srv.cfg.accept_loop;
   for (;;) {
     try {
       co_await listener(srv);

@@ -81,6 +81,9 @@ using asio::awaitable;
 using asio::ip::tcp;
 using namespace std::chrono_literals;
 
+struct server;
+using listener_fn = awaitable<void> (*)(server&);
+
 struct config {
   std::string address = "127.0.0.1";
   unsigned short port = 0;                 // 0: any free port (stats.port)
@@ -88,6 +91,10 @@ struct config {
   tut::clock::duration idle_timeout = 5s;  // for a whole request to come,
                                            // and between two requests
   http::limits limits{};                   // 431 for heads, 413 for bodies
+  // An accept loop of the benchmark's own, run by keep_listening in place
+  // of the one it is given (scripts/peers/lesson_server.cpp says why);
+  // none in the lessons.
+  listener_fn accept_loop = nullptr;
 };
 
 // What the server reports while it runs. Atomics: whoever runs the server
@@ -110,8 +117,6 @@ struct route {
   std::string pattern;  // "/dashboard/{user_id}"
   handler run;
 };
-
-struct server;
 
 // One client's connection, alive while its coroutine runs: it is counted
 // in the server (srv.connections, stats.connections) from the moment it is
@@ -178,11 +183,10 @@ void turn_away(server& srv, tcp::socket& socket);
 
 // ---- Running a listener ---------------------------------------------------
 
-using listener_fn = awaitable<void> (*)(server&);
-
 // Runs `listener(srv)` until it returns or is cancelled. The plain accept
 // loop of Asio's examples ends at its first error; an accept can fail for a
 // while (out of file descriptors), so it is started again 20 ms later.
+// srv.cfg.accept_loop, when set (the benchmark), runs instead of listener.
 awaitable<void> keep_listening(server& srv, listener_fn listener);
 
 // keep_listening until cancelled; then closes every connection, waits for

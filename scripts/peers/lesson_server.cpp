@@ -18,12 +18,26 @@
 //     connection's buffer, and the body is read only when a handler asks.
 //   - The watchdog does not wake per request: it looks at the deadline at
 //     least every idle timeout, so a reply only stores a time.
+//   - Its accept loop takes, after each accept, the connections already
+//     waiting too, up to 16 in a row (burst_listener, below; it runs in
+//     place of the lessons' through config::accept_loop). The lessons'
+//     loop takes one connection per turn of the event loop, behind all
+//     else that is ready: ten thousand clients connecting together then
+//     wait up to seconds in the kernel's queue, and on a slow machine wrk
+//     counts their first replies as timeouts. Several accept loops on one
+//     acceptor do not help: Asio queues an accept behind the ones pending,
+//     and they wait for the next connection to arrive.
 //   - Listening with the system's largest backlog lets ten thousand clients
-//     connect at once with the plain accept loop; raising the file limit
-//     (below) lets them stay.
+//     wait in the kernel meanwhile; raising the file limit (below) lets
+//     them stay.
 #include "lesson.hpp"
 
+#include "common/serve.hpp"
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
 #include <asio/ip/address.hpp>
+#include <asio/use_awaitable.hpp>
 #include <fmt/format.h>
 
 #include <sys/resource.h>
@@ -42,6 +56,32 @@ void raise_open_files() {
       limit.rlim_cur < limit.rlim_max) {
     limit.rlim_cur = limit.rlim_max;
     setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
+namespace web = common::web;
+
+// The lessons' listener (common/serve.cpp), taking the connections that
+// already wait after each accept, at most 16 in a row, so that the ones
+// taken read their requests between bursts.
+asio::awaitable<void> burst_listener(web::server& srv) {
+  constexpr int burst = 16;
+  srv.acceptor.non_blocking(true);  // accept() below: "would block", not wait
+  for (;;) {
+    auto socket = co_await srv.acceptor.async_accept(asio::use_awaitable);
+    for (int taken = 1;; ++taken) {
+      if (srv.connections.size() >= srv.cfg.max_connections)
+        web::turn_away(srv, socket);
+      else
+        asio::co_spawn(srv.executor, web::serve_connection(srv, std::move(socket)),
+                       asio::detached);
+      if (taken == burst) break;
+      asio::error_code ec;
+      asio::ip::tcp::socket next(srv.executor);
+      srv.acceptor.accept(next, ec);
+      if (ec) break;  // none waiting (or an error the next async_accept sees)
+      socket = std::move(next);
+    }
   }
 }
 
@@ -73,6 +113,7 @@ int main(int argc, char** argv) {
         throw std::invalid_argument("unknown flag " + std::string(flag));
     }
     cfg.server.max_connections = 60'000;
+    cfg.server.accept_loop = burst_listener;
     raise_open_files();
     webapp::stats stats;
     fmt::print("the lessons' server on http://{}:{}, uploads in {}\n",
