@@ -14,7 +14,6 @@
 #include <cstdlib>
 #include <fstream>
 #include <functional>
-#include <limits>
 #include <map>
 #include <random>
 #include <set>
@@ -269,7 +268,6 @@ struct shard {
   // the output, tests/support/report.cpp), by name; the marks are taken
   // out of run.output.
   std::map<std::string, std::string> printed;
-  std::chrono::milliseconds took{0};  // its process's wall time
 };
 
 // Catch2 caught a fatal signal and said so: the program ended on its own,
@@ -370,47 +368,30 @@ std::string test_spec(const std::string& name) {
 
 // The shards of one grading, run by a few workers that each take the next
 // shard until none is left: at most `workers` test processes at once, each
-// with its own time. They start in `order`: the slowest first, so that the
-// last to end is not one that started late.
+// with its own time.
 struct shard_pool {
   const fs::path& binary;
   const std::vector<std::string>& specs;
   const grade_options& options;
   std::chrono::milliseconds timeout;
   std::vector<shard> results;
-  std::vector<std::size_t> order;
   std::size_t next = 0;
 };
 
 asio::awaitable<void> shard_worker(shard_pool& pool) {
   while (pool.next < pool.specs.size()) {
-    std::size_t i = pool.order[pool.next++];
-    auto start = std::chrono::steady_clock::now();
+    std::size_t i = pool.next++;
     pool.results[i] = co_await run_shard(pool.binary, pool.specs[i], pool.options,
                                          pool.timeout);
-    pool.results[i].took = std::chrono::duration_cast<std::chrono::milliseconds>(
-        std::chrono::steady_clock::now() - start);
   }
 }
 
-// `expected`: how long each shard took the last time (-1: not known, so
-// it may be slow and starts first); empty: in the given order.
 asio::awaitable<std::vector<shard>> run_pool(const fs::path& binary,
                                              const std::vector<std::string>& specs,
                                              const grade_options& options,
                                              std::chrono::milliseconds timeout,
-                                             std::size_t workers,
-                                             const std::vector<long>& expected = {}) {
-  shard_pool pool{binary, specs, options, timeout, std::vector<shard>(specs.size()),
-                  std::vector<std::size_t>(specs.size())};
-  for (std::size_t i = 0; i < specs.size(); ++i) pool.order[i] = i;
-  if (expected.size() == specs.size())
-    std::stable_sort(pool.order.begin(), pool.order.end(), [&](std::size_t a, std::size_t b) {
-      auto rank = [&](std::size_t i) {
-        return expected[i] < 0 ? std::numeric_limits<long>::max() : expected[i];
-      };
-      return rank(a) > rank(b);
-    });
+                                             std::size_t workers) {
+  shard_pool pool{binary, specs, options, timeout, std::vector<shard>(specs.size())};
   auto ex = co_await asio::this_coro::executor;
   asio::steady_timer all_ended(ex, asio::steady_timer::time_point::max());
   std::size_t running = std::min(workers, pool.specs.size());
@@ -595,42 +576,6 @@ fs::path slow_marker(const fs::path& binary) {
   return m;
 }
 
-// Beside a binary whose cases ran a process each: how long each took
-// ("<ms>\t<name>" lines), so that the next grading starts the slowest
-// first.
-fs::path times_file(const fs::path& binary) {
-  auto m = binary;
-  m += ".case-times";
-  return m;
-}
-
-std::vector<long> remembered_times(const fs::path& binary,
-                                   const std::vector<std::string>& names) {
-  std::map<std::string, long> known;
-  std::ifstream in(times_file(binary));
-  std::string line;
-  while (std::getline(in, line)) {
-    auto tab = line.find('\t');
-    if (tab == std::string::npos) continue;
-    long ms = -1;
-    std::from_chars(line.data(), line.data() + tab, ms);
-    known[line.substr(tab + 1)] = ms;
-  }
-  std::vector<long> out;
-  for (const auto& name : names) {
-    auto it = known.find(name);
-    out.push_back(it == known.end() ? -1 : it->second);
-  }
-  return out;
-}
-
-void remember_times(const fs::path& binary, const std::vector<std::string>& names,
-                    const std::vector<shard>& results) {
-  std::ofstream out(times_file(binary));
-  for (std::size_t i = 0; i < names.size() && i < results.size(); ++i)
-    if (results[i].started) out << results[i].took.count() << '\t' << names[i] << '\n';
-}
-
 }  // namespace
 
 asio::awaitable<verdict> run_tests(const fs::path& binary, grade_options o) {
@@ -686,19 +631,14 @@ asio::awaitable<verdict> run_tests(const fs::path& binary, grade_options o) {
       }
       names = std::move(rest_names);
       specs = std::move(rest_specs);
-      results = co_await run_pool(binary, specs, o, timeout, parallel,
-                                  remembered_times(binary, names));
-      remember_times(binary, names, results);
+      results = co_await run_pool(binary, specs, o, timeout, parallel);
       if (!settled.rep.cases.empty()) results.push_back(std::move(settled));
     }
   } else {
     // Run whole, the binary has its cases' time together.
     if (names.empty()) timeout = o.case_timeout * 3;
-    results = co_await run_pool(binary, specs, o, timeout, parallel,
-                                names.empty() ? std::vector<long>{}
-                                              : remembered_times(binary, names));
+    results = co_await run_pool(binary, specs, o, timeout, parallel);
     if (!names.empty()) {
-      remember_times(binary, names, results);
       // The cases' own time, without starting a process each: when it
       // would fit in half the budget now, the next grading runs whole.
       std::chrono::duration<double> total{0};
