@@ -184,6 +184,19 @@ auto gathered(Yours yours, Reference reference, const std::vector<job>& list,
   return std::pair{std::move(actual), std::move(expected)};
 }
 
+// The scenarios the cases of tasks 2 to 4 look at, each from its own side.
+auto gather_of_three() {
+  return gathered(yours::gather, reference::gather, three_jobs, "gather");
+}
+auto gather_with_job_2_failing() {
+  return gathered(yours::gather, reference::gather, job_2_fails, "gather",
+                  true);
+}
+auto settled_with_job_2_failing() {
+  return gathered(yours::gather_settled, reference::gather_settled,
+                  job_2_fails, "gather_settled");
+}
+
 template <typename Settled>
 std::vector<std::string> describe(const std::vector<Settled>& outcomes) {
   std::vector<std::string> out;
@@ -267,8 +280,7 @@ TEST_CASE("the dashboard shows the user, the orders and the notifications",
 TEST_CASE("gather returns the results in the order of the jobs, not the "
           "order they finish",
           "[lesson03][task2]") {
-  auto [actual, expected] =
-      gathered(yours::gather, reference::gather, three_jobs, "gather");
+  auto [actual, expected] = gather_of_three();
   GRADE(actual.run.value == expected.run.value,
         fmt::format("gather returned {}; expected {}. The jobs end in the "
                     "order 2, 3, 1, but job i's result belongs in slot i",
@@ -280,8 +292,7 @@ TEST_CASE("gather returns the results in the order of the jobs, not the "
 TEST_CASE("three jobs gathered run at once: the total is the slowest job, "
           "not the sum",
           "[lesson03][task2]") {
-  auto [actual, expected] =
-      gathered(yours::gather, reference::gather, three_jobs, "gather");
+  auto [actual, expected] = gather_of_three();
   expect_jobs_ran(actual.run, expected.run, "gather");
   auto peak = actual.run.trace.peak_of("job");
   GRADE(actual.run.seconds() == expected.run.seconds() && peak == 3,
@@ -319,8 +330,7 @@ TEST_CASE("gather of no jobs returns an empty list at once",
 
 TEST_CASE("when a job fails, gather rethrows that job's own exception",
           "[lesson03][task3]") {
-  auto [actual, expected] =
-      gathered(yours::gather, reference::gather, job_2_fails, "gather", true);
+  auto [actual, expected] = gather_with_job_2_failing();
   GRADE(actual.run.exception,
         fmt::format("gather returned {} although job 2 threw \"orders "
                     "service is down\": the first error must come out of "
@@ -344,8 +354,7 @@ TEST_CASE("when a job fails, gather rethrows that job's own exception",
 TEST_CASE("when a job fails, the other jobs are cancelled and have ended by "
           "the time gather returns",
           "[lesson03][task3]") {
-  auto [actual, expected] =
-      gathered(yours::gather, reference::gather, job_2_fails, "gather", true);
+  auto [actual, expected] = gather_with_job_2_failing();
   GRADE(actual.at_return.empty(),
         fmt::format("when gather returned, {} {} still running: a task that "
                     "outlives the gather that started it is a leak. The "
@@ -363,8 +372,7 @@ TEST_CASE("when a job fails, the other jobs are cancelled and have ended by "
 TEST_CASE("gather fails fast: it ends when the first job fails, not when "
           "the slowest would have finished",
           "[lesson03][task3]") {
-  auto [actual, expected] =
-      gathered(yours::gather, reference::gather, job_2_fails, "gather", true);
+  auto [actual, expected] = gather_with_job_2_failing();
   double yours_at = ended_at(actual.run.trace, "gather");
   double reference_at = ended_at(expected.run.trace, "gather");
   GRADE(yours_at == reference_at,
@@ -387,9 +395,7 @@ TEST_CASE("a gather cancelled while it waits cancels its jobs, waits for "
 TEST_CASE("gather_settled returns every result or error, in the order of "
           "the jobs",
           "[lesson03][task4]") {
-  auto [actual, expected] =
-      gathered(yours::gather_settled, reference::gather_settled, job_2_fails,
-               "gather_settled");
+  auto [actual, expected] = settled_with_job_2_failing();
   GRADE(describe(*actual.run.value) == describe(*expected.run.value),
         fmt::format("gather_settled returned {}; expected {}: one entry per "
                     "job, in order, a value or the exception it threw",
@@ -401,9 +407,7 @@ TEST_CASE("gather_settled returns every result or error, in the order of "
 TEST_CASE("gather_settled runs every job at once and to its end, cancelling "
           "none",
           "[lesson03][task4]") {
-  auto [actual, expected] =
-      gathered(yours::gather_settled, reference::gather_settled, job_2_fails,
-               "gather_settled");
+  auto [actual, expected] = settled_with_job_2_failing();
   expect_jobs_ran(actual.run, expected.run, "gather_settled");
   for (const char* name : {"job 1", "job 3"}) {
     const auto* task = actual.run.trace.find(name);

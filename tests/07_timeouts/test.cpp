@@ -341,6 +341,17 @@ auto cancel_call(std::string name, Call call, duration at) {
   });
 }
 
+// `call(function)` on both sides, as the task `name`, cancelled by its
+// caller at `at`.
+template <typename Yours, typename Reference, typename Call>
+auto cancel_both(std::string name, Yours yours_function,
+                 Reference reference_function, Call call, duration at) {
+  auto run = [=](auto function) {
+    return cancel_call(name, [=] { return call(function); }, at);
+  };
+  return grade::both(run, yours_function, reference_function);
+}
+
 // with_timeout or with_timeout_signal around a 5 s fetch with a limit of
 // 3 s, as the task `call`, cancelled by its caller at 1 s.
 template <typename Timeout>
@@ -684,13 +695,10 @@ TEST_CASE("run_within: one deadline covers every step: three steps of "
 TEST_CASE("run_within cancelled by its caller: the running step is "
           "cancelled, no other starts, and the cancellation comes out",
           "[lesson07][task5]") {
-  auto run = [](auto run_within) {
-    return cancel_call(
-        "run_within",
-        [=] { return run_within(three_steps_of_800ms(), 2s); }, 1s);
-  };
-  auto [actual, expected] =
-      grade::both(run, yours::run_within, reference::run_within);
+  auto [actual, expected] = cancel_both(
+      "run_within", yours::run_within, reference::run_within,
+      [](auto run_within) { return run_within(three_steps_of_800ms(), 2s); },
+      1s);
   check_cancelled_by_caller(actual, expected, "run_within", "step 2",
                             "The step that runs is cancelled with it.");
   GRADE(!row(actual.trace, "step 3"),
@@ -770,14 +778,12 @@ TEST_CASE("fetch_with_retry cancelled while it waits between attempts: no "
           "[lesson07][task6]") {
   // Attempt 1 hangs and times out at 1 s; the backoff then runs until
   // 1.5 s, and the caller cancels at 1.25 s.
-  auto run = [](auto fetch_with_retry) {
-    return cancel_call(
-        "fetch_with_retry",
-        [=] { return fetch_with_retry(hanging_attempt, 3, 1s, 500ms); },
-        1250ms);
-  };
-  auto [actual, expected] =
-      grade::both(run, yours::fetch_with_retry, reference::fetch_with_retry);
+  auto [actual, expected] = cancel_both(
+      "fetch_with_retry", yours::fetch_with_retry, reference::fetch_with_retry,
+      [](auto fetch_with_retry) {
+        return fetch_with_retry(hanging_attempt, 3, 1s, 500ms);
+      },
+      1250ms);
   grade::expect_no_exception(actual, expected, "fetch_with_retry");
   auto tried = attempts_of(actual.trace).size();
   GRADE(*actual.value == *expected.value && tried == 1,

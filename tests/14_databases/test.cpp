@@ -728,6 +728,16 @@ void require_read_write() {
          "tests of task 3 pass first");
 }
 
+// A case of tasks 3 and 4: once write() and read() work, `scenario` on both
+// sides, expected to run to its end.
+template <typename Scenario>
+auto ran_over_write_and_read(Scenario scenario, std::string_view doing) {
+  require_read_write();
+  auto sides = both_sides(scenario);
+  expect_ran(sides.first, sides.second, doing);
+  return sides;
+}
+
 TEST_CASE("a write goes to the writer, and a read after it sees the row",
           "[lesson14][task3]") {
   require_query();
@@ -761,9 +771,8 @@ auto write_during_read(const side& s) {
 TEST_CASE("in WAL mode a write does not wait for a read: it ends while a "
           "200 ms read still runs",
           "[lesson14][task3]") {
-  require_read_write();
-  auto [actual, expected] = both_sides(write_during_read);
-  expect_ran(actual, expected, "a write during a long read");
+  auto [actual, expected] =
+      ran_over_write_and_read(write_during_read, "a write during a long read");
   const auto& read = actual.find("the long read");
   GRADE(read.label == "the long read",
         "read(d, \"SELECT slow('the long read', 200) ...\") returned without "
@@ -852,9 +861,8 @@ std::string show(const std::optional<std::vector<added>>& v) {
 TEST_CASE("add_user stores the name and the e-mail as they are, quotes and "
           "all, and returns the new id",
           "[lesson14][task4]") {
-  require_read_write();
-  auto [actual, expected] = both_sides(add_tricky_users);
-  expect_ran(actual, expected, "add_user");
+  auto [actual, expected] =
+      ran_over_write_and_read(add_tricky_users, "add_user");
   GRADE(actual.run.value == expected.run.value && actual.users_after == expected.users_after,
         fmt::format("after add_user(\"{}\", ...) and add_user(\"Robert'); DROP "
                     "TABLE users; --\", ...) the file holds {} users; expected "
@@ -884,9 +892,8 @@ auto find_tricky_names(const side& s) {
 TEST_CASE("find_users binds the name: a quote in it is found, an injection "
           "finds nobody",
           "[lesson14][task4]") {
-  require_read_write();
-  auto [actual, expected] = both_sides(find_tricky_names);
-  expect_ran(actual, expected, "find_users");
+  auto [actual, expected] =
+      ran_over_write_and_read(find_tricky_names, "find_users");
   const char* names[] = {"Siobhán O'Brien-Fitzgerald", "nobody' OR '1'='1",
                          "x'; DROP TABLE users; --"};
   for (std::size_t i = 0; i < 3; ++i) {
@@ -938,9 +945,9 @@ TEST_CASE("load_dashboard reads the user, the orders and the "
 
 TEST_CASE("load_dashboard of a user who does not exist is no dashboard",
           "[lesson14][task4]") {
-  require_read_write();
-  auto [actual, expected] = both_sides([](const side& s) { return dashboard_of(s, 999); });
-  expect_ran(actual, expected, "load_dashboard(d, 999)");
+  auto [actual, expected] = ran_over_write_and_read(
+      [](const side& s) { return dashboard_of(s, 999); },
+      "load_dashboard(d, 999)");
   GRADE(actual.run.value == expected.run.value,
         fmt::format("load_dashboard(d, 999), for a user who does not exist, "
                     "returned {}; expected no dashboard (std::nullopt)",
