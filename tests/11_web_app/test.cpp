@@ -41,6 +41,12 @@ webapp::config test_config(const fs::path& data) {
   return cfg;
 }
 
+// A case's own data folder, and the test configuration over it.
+struct app_case {
+  temp_dir data;
+  webapp::config cfg = test_config(data.path());
+};
+
 run_t::serve_fn serving(serve_fn serve, webapp::config cfg) {
   return [serve, cfg](webapp::stats& s) { return serve(cfg, s); };
 }
@@ -119,11 +125,10 @@ std::uint64_t calibrated_cpu_work() {
 // Task 1: CPU-bound work
 // ===========================================================================
 
-TEST_CASE("/cpu-heavy computes on the thread pool: the loop answers others "
-          "meanwhile",
-          "[lesson11][task1]") {
-  temp_dir data;
-  auto cfg = test_config(data.path());
+TEST_CASE_METHOD(app_case,
+                 "/cpu-heavy computes on the thread pool: the loop answers "
+                 "others meanwhile",
+                 "[lesson11][task1]") {
   cfg.cpu_work = calibrated_cpu_work();  // about 150 ms
   START(server, yours::serve, cfg);
   auto [out, heavy, hello_first] =
@@ -145,11 +150,10 @@ TEST_CASE("/cpu-heavy computes on the thread pool: the loop answers others "
 // Task 2: uploads
 // ===========================================================================
 
-TEST_CASE("an upload is saved whole in uploads/, without holding the loop "
-          "while the disk works",
-          "[lesson11][task2]") {
-  temp_dir data;
-  auto cfg = test_config(data.path());
+TEST_CASE_METHOD(app_case,
+                 "an upload is saved whole in uploads/, without holding the "
+                 "loop while the disk works",
+                 "[lesson11][task2]") {
   cfg.disk_latency = 250ms;
   START(server, yours::serve, cfg);
   std::string body;
@@ -226,11 +230,11 @@ TEST_CASE("upload names with /, .., NUL or over 255 bytes get 400 and "
          "root, and a NUL cuts the name short.");
 }
 
-TEST_CASE("an upload called log.txt lands in uploads/, apart from the "
-          "jobs' log",
-          "[lesson11][task2]") {
-  temp_dir data;
-  START(server, yours::serve, test_config(data.path()));
+TEST_CASE_METHOD(app_case,
+                 "an upload called log.txt lands in uploads/, apart from the "
+                 "jobs' log",
+                 "[lesson11][task2]") {
+  START(server, yours::serve, cfg);
   auto port = server.port();
   auto out = run_real([&]() -> awaitable<std::vector<exchange_result>> {
     std::vector<exchange_result> replies;
@@ -251,11 +255,12 @@ TEST_CASE("an upload called log.txt lands in uploads/, apart from the "
     CHECK(data.read("log.txt") == "a job of the log\n");
 }
 
-TEST_CASE("Expect: 100-continue: 100 Continue, then the body; a name that "
-          "is refused gets its 400 instead, and the body is never asked for",
-          "[lesson11][task2]") {
-  temp_dir data;
-  START(server, yours::serve, test_config(data.path()));
+TEST_CASE_METHOD(app_case,
+                 "Expect: 100-continue: 100 Continue, then the body; a name "
+                 "that is refused gets its 400 instead, and the body is never "
+                 "asked for",
+                 "[lesson11][task2]") {
+  START(server, yours::serve, cfg);
   auto port = server.port();
   report_clients([&](std::vector<std::string>& problems) -> awaitable<void> {
     std::string body = "the body, sent once the server says so";
@@ -404,11 +409,11 @@ TEST_CASE("a failing upstream service gives 502 Bad Gateway; HEAD gives "
 // Task 4: background jobs
 // ===========================================================================
 
-TEST_CASE("POST /log answers at once, then its job runs; jobs run in the "
-          "order they came",
-          "[lesson11][task4]") {
-  temp_dir data;
-  START(server, yours::serve, test_config(data.path()));  // a job: 100 ms
+TEST_CASE_METHOD(app_case,
+                 "POST /log answers at once, then its job runs; jobs run in "
+                 "the order they came",
+                 "[lesson11][task4]") {
+  START(server, yours::serve, cfg);  // a job: 100 ms
   auto port = server.port();
   int done_at_reply = -1;
   auto out = run_real([&]() -> awaitable<std::vector<exchange_result>> {
@@ -446,10 +451,9 @@ TEST_CASE("POST /log answers at once, then its job runs; jobs run in the "
                                 "the log\nthe third job of the log\n");
 }
 
-TEST_CASE("a full job queue answers 503, and the jobs it took all run",
-          "[lesson11][task4]") {
-  temp_dir data;
-  auto cfg = test_config(data.path());
+TEST_CASE_METHOD(app_case,
+                 "a full job queue answers 503, and the jobs it took all run",
+                 "[lesson11][task4]") {
   cfg.max_jobs = 2;
   cfg.job_latency = 150ms;
   START(server, yours::serve, cfg);
@@ -578,7 +582,9 @@ const shutdown_outcome& graceful_shutdown() {
     auto cfg = test_config(data.path());
     cfg.server.idle_timeout = 3s;  // an idle connection closes for SIGTERM
     cfg.shutdown_deadline = 1s;
-    cfg.job_latency = 100ms;  // the last job ends after the last request
+    // Three jobs take 450 ms, the requests 200 ms: jobs are still queued
+    // when the last connection closes, even on a loaded machine.
+    cfg.job_latency = 150ms;
     run_t server(serving(yours::serve, cfg));
     if (!server.listening()) {
       o.basics = "the web app did not start listening within 3 s";
@@ -605,7 +611,7 @@ const shutdown_outcome& graceful_shutdown() {
       auto half = request.size() / 2;
       co_await upload.send(std::string_view(request).substr(0, half));
       co_await eventually([&] { return server.stats().in_flight >= 5; }, 1s);
-      // Three jobs of 100 ms, queued just before the signal: two still
+      // Three jobs of 150 ms, queued just before the signal: two still
       // wait in the queue when the last connection closes.
       for (auto message : {"the first job before SIGTERM",
                            "the second job before SIGTERM",
@@ -710,11 +716,10 @@ TEST_CASE("SIGTERM during an upload: the upload is finished and saved "
   CHECK(o.files == std::vector<std::string>{"log.txt", "uploads/big.txt"});
 }
 
-TEST_CASE("a request that outlasts the shutdown deadline is cut off, and "
-          "serve() still returns in time, leaving no half file",
-          "[lesson11][task5]") {
-  temp_dir data;
-  auto cfg = test_config(data.path());
+TEST_CASE_METHOD(app_case,
+                 "a request that outlasts the shutdown deadline is cut off, "
+                 "and serve() still returns in time, leaving no half file",
+                 "[lesson11][task5]") {
   cfg.shutdown_deadline = 400ms;
   cfg.server.idle_timeout = 5s;
   START(server, yours::serve, cfg);
