@@ -110,6 +110,13 @@ std::vector<web::route> routes(seen_t& seen) {
 
 using problems_t = std::vector<std::string>;
 
+// A connection of its own to the server at `port`, `bytes` sent on it.
+awaitable<client> sent(unsigned short port, std::string bytes) {
+  auto c = co_await connected(port);
+  co_await c.send(bytes);
+  co_return c;
+}
+
 // A server of the core on this loop, serving until `clients(port,
 // problems)` is done; then the test fails with the problems they noted.
 template <typename F>
@@ -137,8 +144,7 @@ TEST_CASE("door 1: a handler writes its reply in pieces; the connection "
           "[server]") {
   seen_t seen;
   expect_no_problems(seen, [](unsigned short port, problems_t& problems) -> awaitable<void> {
-    auto c = co_await connected(port);
-    co_await c.send(get("/stream") + get("/"));
+    auto c = co_await sent(port, get("/stream") + get("/"));
     reply r;
     auto end = co_await c.receive(r, 1s);
     if (end != ending::reply || r.body != "the first piece, then the second" ||
@@ -148,16 +154,14 @@ TEST_CASE("door 1: a handler writes its reply in pieces; the connection "
     if (end != ending::reply || r.status != 200)
       problems.push_back("GET / after the stream, on the same connection, got no 200");
     // HTTP/1.0 knows no chunks: the pieces as they are, then the close.
-    auto old = co_await connected(port);
-    co_await old.send("GET /stream HTTP/1.0\r\n\r\n");
+    auto old = co_await sent(port, "GET /stream HTTP/1.0\r\n\r\n");
     end = co_await old.receive(r, 1s);
     if (end != ending::reply ||
         r.body != "the first piece, then the second" || r.keep_alive)
       problems.push_back(fmt::format("GET /stream over HTTP/1.0 got {} \"{}\"",
                                      r.status, r.body));
     // HEAD: the head, no pieces.
-    auto h = co_await connected(port);
-    co_await h.send(head("/stream") + get("/"));
+    auto h = co_await sent(port, head("/stream") + get("/"));
     auto head_end = co_await h.receive(r, 1s, true);
     auto head_status = r.status;
     auto get_end = co_await h.receive(r, 1s);
@@ -172,8 +176,7 @@ TEST_CASE("door 2: a handler takes the connection over after a 101, with "
           "[server]") {
   seen_t seen;
   expect_no_problems(seen, [](unsigned short port, problems_t& problems) -> awaitable<void> {
-    auto c = co_await connected(port);
-    co_await c.send(get("/upgrade") + "hello, ");
+    auto c = co_await sent(port, get("/upgrade") + "hello, ");
     reply r;
     auto end = co_await c.receive(r, 1s);
     if (end != ending::reply || r.status != 101 || r.header("upgrade") != "shout")
@@ -199,8 +202,7 @@ TEST_CASE("door 3: cleanups run once, the last registered first, after the "
       problems.push_back(fmt::format("got {} and {}; expected 200 and 500",
                                      describe(ok), describe(failed)));
     // A client that resets while the handler works.
-    auto c = co_await connected(port);
-    co_await c.send(get("/cleanup?ms=50"));
+    auto c = co_await sent(port, get("/cleanup?ms=50"));
     co_await tut::sleep(10ms);
     c.reset();
     co_await tut::sleep(100ms);
@@ -222,8 +224,7 @@ TEST_CASE("the body when a handler asks: 100 Continue first if asked; a "
       return fmt::format("POST {} HTTP/1.1\r\nHost: a\r\nExpect: 100-continue"
                          "\r\nContent-Length: {}\r\n\r\n", target, body.size());
     };
-    auto c = co_await connected(port);
-    co_await c.send(head_of("/body"));
+    auto c = co_await sent(port, head_of("/body"));
     reply r;
     auto end = co_await c.receive(r, 1s);
     if (end != ending::reply || r.status != 100)
@@ -237,8 +238,7 @@ TEST_CASE("the body when a handler asks: 100 Continue first if asked; a "
     if (end != ending::reply || r.status != 200)
       problems.push_back("GET / after the body got no 200");
 
-    auto refused = co_await connected(port);
-    co_await refused.send(head_of("/body?refuse=1"));
+    auto refused = co_await sent(port, head_of("/body?refuse=1"));
     end = co_await refused.receive(r, 1s);
     auto after = end;
     if (end == ending::reply) after = co_await refused.closed(1s);
@@ -247,9 +247,8 @@ TEST_CASE("the body when a handler asks: 100 Continue first if asked; a "
       problems.push_back(fmt::format("a refusal got {}, connection {}", r.status,
                                      r.keep_alive ? "kept" : "closed"));
     // A body cut short: the handler's body() throws, nothing is answered.
-    auto cut = co_await connected(port);
-    co_await cut.send(fmt::format("POST /body HTTP/1.1\r\nHost: a\r\n"
-                                  "Content-Length: 40\r\n\r\nonly this"));
+    auto cut = co_await sent(port, "POST /body HTTP/1.1\r\nHost: a\r\n"
+                                   "Content-Length: 40\r\n\r\nonly this");
     cut.shutdown_send();
     end = co_await cut.receive(r, 1s);
     if (end == ending::reply)
