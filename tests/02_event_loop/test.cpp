@@ -37,11 +37,12 @@ auto started_together(Start start) {
   });
 }
 
-// Each of the three waits ran; `what` says, with how many ran ({}), why
-// some did not.
+// `function` threw nothing and each of the three waits ran; `what` says,
+// with how many ran ({}), why some did not.
 template <typename Run>
 void expect_every_job_ran(const Run& actual, const Run& expected,
-                          std::string_view what) {
+                          std::string_view function, std::string_view what) {
+  grade::expect_no_exception(actual, expected, function);
   GRADE(actual.trace.tasks.size() == 3,
         fmt::format(fmt::runtime(what), actual.trace.tasks.size()), actual,
         expected);
@@ -131,8 +132,7 @@ posted posted_run(LogLater log_later) {
 TEST_CASE("three waits run in turn take 6 s: the sum of their times",
           "[lesson02][task1]") {
   auto [actual, expected] = BOTH_SIDES(run_in_turn_run, run_in_turn);
-  grade::expect_no_exception(actual, expected, "run_in_turn");
-  expect_every_job_ran(actual, expected,
+  expect_every_job_ran(actual, expected, "run_in_turn",
                        "run_in_turn ran {} of the 3 jobs; it should run each "
                        "of them to its end, one after the other");
   GRADE(actual.seconds() == expected.seconds() && actual.trace.peak == 1,
@@ -163,8 +163,7 @@ TEST_CASE("run_in_turn cancelled during the second job ends with "
 TEST_CASE("three waits started together take 3 s: the longest, not the sum",
           "[lesson02][task2]") {
   auto [actual, expected] = BOTH_SIDES(started_together, start_together);
-  grade::expect_no_exception(actual, expected, "start_together");
-  expect_every_job_ran(actual, expected,
+  expect_every_job_ran(actual, expected, "start_together",
                        "only {} of the 3 jobs ran: a job that is neither "
                        "spawned nor awaited never runs");
   GRADE(actual.seconds() == expected.seconds(),
