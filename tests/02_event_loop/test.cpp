@@ -229,7 +229,6 @@ TEST_CASE("a message logged later appears after the caller yields, not "
 TEST_CASE("the posted callback logs its own copy of the message",
           "[lesson02][task4]") {
   auto [actual, expected] = BOTH_SIDES(posted_run, log_later);
-  grade::expect_no_exception(actual, expected, "log_later");
   grade::expect_own_copy(
       actual.log, expected.log, shipped,
       {"the callback", "log_later", "Your callback",

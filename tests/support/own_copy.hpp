@@ -21,14 +21,15 @@ struct late_logger {
   std::string_view log_was;   // "at 150 ms the log held"
 };
 
-// Fails when a line of your run's log is what this test wrote into the
-// freed memory of the `message` (dangling.hpp), instead of `message`; then
-// unless your log is the reference's.
+// Fails when your run threw; when a line of its log is what this test wrote
+// into the freed memory of the `message` (dangling.hpp), instead of
+// `message`; then unless your log is the reference's.
 template <typename Yours, typename Reference>
 void expect_own_copy(const std::vector<std::string>& your_log,
                      const std::vector<std::string>& reference_log,
                      const std::string& message, const late_logger& logger,
                      const Yours& yours, const Reference& reference) {
+  expect_no_exception(yours, reference, logger.function);
   for (const auto& line : your_log)
     GRADE(!read_freed(line, message),
           fmt::format("{} logged {} instead of \"{}\": that is what this test "
