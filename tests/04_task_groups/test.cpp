@@ -219,38 +219,45 @@ void expect_ends_as_reference(const group_run& actual,
         actual.run, expected.run);
 }
 
+// A scenario of a side that makes a group of that side's on the loop, then
+// runs `body(group)`. The body captures nothing: it is a coroutine, and
+// a capture would live in the lambda, not in the coroutine's frame.
+template <typename Side, typename Body>
+awaitable<void> on_a_group(Body body) {
+  typename Side::task_group group(co_await asio::this_coro::executor);
+  co_await body(group);
+}
+template <typename Body>
+auto in_a_group(Body body) {
+  return [body](auto side) { return on_a_group<decltype(side)>(body); };
+}
+
 // Tasks 2 and 3: "task 1", "task 2" and "task 3" take 100, 300 and 200 ms.
-const auto three_tasks = [](auto side) -> awaitable<void> {
-  typename decltype(side)::task_group group(
-      co_await asio::this_coro::executor);
+const auto three_tasks = in_a_group([](auto& group) -> awaitable<void> {
   group.spawn(traced_worker("task 1", 100ms));
   group.spawn(traced_worker("task 2", 300ms));
   group.spawn(traced_worker("task 3", 200ms));
   co_await tut::traced("group", group.wait());
-};
+});
 
 // Task 3: "a" waits 300 ms, "b" fails after 100 ms, "c" waits 500 ms.
-const auto one_fails = [](auto side) -> awaitable<void> {
-  typename decltype(side)::task_group group(
-      co_await asio::this_coro::executor);
+const auto one_fails = in_a_group([](auto& group) -> awaitable<void> {
   group.spawn(traced_worker("a", 300ms));
   group.spawn(tut::traced("b", failing("b failed", 100ms)));
   group.spawn(traced_worker("c", 500ms));
   co_await tut::traced("group", group.wait());
-};
+});
 
 // Task 4: "a" and "b" wait 300 and 500 ms; cancelled from outside at
 // 100 ms, the group's wait() passes that on. With `Task` = stopper, the
 // tasks end normally when cancelled, and only wait() can say that the group
 // was cancelled.
 template <auto Task>
-const auto two_waiting = [](auto side) -> awaitable<void> {
-  typename decltype(side)::task_group group(
-      co_await asio::this_coro::executor);
+const auto two_waiting = in_a_group([](auto& group) -> awaitable<void> {
   group.spawn(tut::traced("a", Task("a", 300ms)));
   group.spawn(tut::traced("b", Task("b", 500ms)));
   co_await tut::traced("group", group.wait());
-};
+});
 
 // Task 5: bodies for with_task_group. They capture nothing: what they
 // spawn takes its data as parameters.
@@ -290,13 +297,12 @@ auto scoped(Body body) {
 
 TEST_CASE("a spawned task starts at once, before anyone waits for it",
           "[lesson04][task1]") {
-  auto [actual, expected] = both([](auto side) -> awaitable<void> {
-    typename decltype(side)::task_group group(
-        co_await asio::this_coro::executor);
-    group.spawn(traced_worker("task", 500ms));
-    co_await tut::sleep(200ms);
-    co_await group.wait();
-  });
+  auto [actual, expected] =
+      both(in_a_group([](auto& group) -> awaitable<void> {
+        group.spawn(traced_worker("task", 500ms));
+        co_await tut::sleep(200ms);
+        co_await group.wait();
+      }));
   grade::expect_no_exception(actual.run, expected.run, "the group");
   const auto& trace = actual.run.trace;
   expect_tasks_ran(actual.run, expected.run, {"task"});
@@ -332,11 +338,10 @@ TEST_CASE("wait() returns when the last task ends: 100, 300 and 200 ms "
 
 TEST_CASE("wait() on a group with no tasks returns at once",
           "[lesson04][task2]") {
-  auto [actual, expected] = both([](auto side) -> awaitable<void> {
-    typename decltype(side)::task_group group(
-        co_await asio::this_coro::executor);
-    co_await group.wait();
-  });
+  auto [actual, expected] =
+      both(in_a_group([](auto& group) -> awaitable<void> {
+        co_await group.wait();
+      }));
   grade::expect_no_exception(actual.run, expected.run,
                              "wait() on an empty group");
 }
@@ -344,12 +349,11 @@ TEST_CASE("wait() on a group with no tasks returns at once",
 TEST_CASE("a task may add tasks to its own group, and wait() waits for "
           "those too",
           "[lesson04][task2]") {
-  auto [actual, expected] = both([](auto side) -> awaitable<void> {
-    typename decltype(side)::task_group group(
-        co_await asio::this_coro::executor);
-    group.spawn(tut::traced("spawner", spawner(group)));
-    co_await tut::traced("group", group.wait());
-  });
+  auto [actual, expected] =
+      both(in_a_group([](auto& group) -> awaitable<void> {
+        group.spawn(tut::traced("spawner", spawner(group)));
+        co_await tut::traced("group", group.wait());
+      }));
   grade::expect_no_exception(actual.run, expected.run, "the group");
   expect_tasks_ran(actual.run, expected.run, {"spawner", "late"});
   expect_none_running(actual, expected, "wait()");
