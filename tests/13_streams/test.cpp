@@ -106,12 +106,13 @@ grade::outcome<read_out> scenario(const std::vector<api_config>& cfgs,
 // The same scenario through your code and the reference's.
 struct compared {
   grade::outcome<read_out> actual, expected;
+  std::vector<api_config> cfgs;  // the APIs both read
 };
 
 compared both(const std::vector<api_config>& cfgs, read_fn yours_read,
               read_fn reference_read) {
   compared c{scenario(cfgs, std::move(yours_read)),
-             scenario(cfgs, std::move(reference_read))};
+             scenario(cfgs, std::move(reference_read)), cfgs};
   grade::reference_runs(c.expected);
   return c;
 }
@@ -167,15 +168,37 @@ void expect_same_items(const compared& c, std::string_view what) {
 
 // `why` says what the pages asked for should be, in the test's words.
 void expect_same_requests(const compared& c, std::string_view what,
-                          std::string_view why, const std::vector<api_config>& cfgs) {
+                          std::string_view why) {
   const auto& mine = *c.actual.value;
   const auto& theirs = *c.expected.value;
+  const auto& cfgs = c.cfgs;
   for (std::size_t i = 0; i < cfgs.size(); ++i)
     GRADE(mine.requested[i] == theirs.requested[i],
           fmt::format("{}: the API \"{}\" was asked for pages {}; {} pages {}",
                       what, cfgs[i].name, grade::list(mine.requested[i]), why,
                       grade::list(theirs.requested[i])),
           c.actual, c.expected);
+}
+
+// What a read case compares once it has ended as the reference's did:
+// the items, or the pages asked for (`why` says what they should be).
+struct then_same {
+  bool items = false;
+  std::string why;
+};
+const then_same same_items{true, {}};
+then_same same_requests(std::string why) { return {false, std::move(why)}; }
+
+// expect_same_ending, then each of `checks` in the order given.
+void expect_same_read(const compared& c, std::string_view what,
+                      std::initializer_list<then_same> checks) {
+  expect_same_ending(c, what);
+  for (const auto& check : checks) {
+    if (check.items)
+      expect_same_items(c, what);
+    else
+      expect_same_requests(c, what, check.why);
+  }
 }
 
 // The fetch rows of a trace ("<api> page <n>") that ran on past `t`, or
@@ -294,6 +317,38 @@ void expect_cancelled_read(std::string_view what,
         actual.run, expected.run);
 }
 
+// A task's read, made with your function or the reference's: `make(f,
+// limit)` reads up to `limit` items with `f` in it.
+template <typename Fn>
+struct read_with {
+  read_fn (*make)(Fn, std::size_t);
+  Fn yours, reference;
+
+  // The read through both sides.
+  compared operator()(const std::vector<api_config>& cfgs,
+                      std::size_t limit) const {
+    return both(cfgs, make(yours, limit), make(reference, limit));
+  }
+
+  // Another read through both sides: `read(f, ex, w)`.
+  template <typename Read>
+  compared reading(const std::vector<api_config>& cfgs, Read read) const {
+    auto with = [read](Fn f) -> read_fn {
+      return [read, f](asio::any_io_executor ex, world& w) {
+        return read(f, ex, w);
+      };
+    };
+    return both(cfgs, with(yours), with(reference));
+  }
+
+  // The read of up to 100 items, cancelled 150 ms in: expect_cancelled_read.
+  void expect_cancelled(std::string_view what,
+                        const std::vector<api_config>& cfgs) const {
+    expect_cancelled_read(what, cfgs, make(yours, 100), make(reference, 100),
+                          150ms);
+  }
+};
+
 }  // namespace
 
 // ===========================================================================
@@ -310,38 +365,29 @@ read_fn collect_pages(collect_fn collect, std::size_t limit) {
   };
 }
 
-compared collected(const std::vector<api_config>& cfgs, std::size_t limit) {
-  return both(cfgs, collect_pages(yours::collect, limit),
-              collect_pages(reference::collect, limit));
-}
+const read_with<collect_fn> collected{collect_pages, yours::collect,
+                                      reference::collect};
 
 }  // namespace
 
 TEST_CASE("collect gives every item of every page, in the order they came",
           "[lesson13][task1]") {
-  auto c = collected(three_pages, 100);
-  auto what = "collect(stream, 100) over 3 pages of 3 items";
-  expect_same_ending(c, what);
-  expect_same_items(c, what);
+  expect_same_read(collected(three_pages, 100),
+                   "collect(stream, 100) over 3 pages of 3 items", {same_items});
 }
 
 TEST_CASE("collect stops pulling at its limit: 4 items of pages of 3 fetch "
           "pages 1 and 2, never 3",
           "[lesson13][task1]") {
-  auto c = collected(three_pages, 4);
-  auto what = "collect(stream, 4) over 3 pages of 3 items";
-  expect_same_ending(c, what);
-  expect_same_requests(c, what, "4 items need", three_pages);
-  expect_same_items(c, what);
+  expect_same_read(collected(three_pages, 4),
+                   "collect(stream, 4) over 3 pages of 3 items",
+                   {same_requests("4 items need"), same_items});
 }
 
 TEST_CASE("collect with a limit of 0 pulls nothing: no page is fetched",
           "[lesson13][task1]") {
-  auto c = collected(three_pages, 0);
-  auto what = "collect(stream, 0)";
-  expect_same_ending(c, what);
-  expect_same_items(c, what);
-  expect_same_requests(c, what, "0 items need", three_pages);
+  expect_same_read(collected(three_pages, 0), "collect(stream, 0)",
+                   {same_items, same_requests("0 items need")});
 }
 
 TEST_CASE("an error from the stream comes out of collect, not the items "
@@ -356,9 +402,7 @@ TEST_CASE("an error from the stream comes out of collect, not the items "
 TEST_CASE("collect cancelled while page 2 is fetched ends with "
           "operation_aborted, and the fetch is cancelled",
           "[lesson13][task1]") {
-  expect_cancelled_read("collect(stream, 100)", three_pages,
-                        collect_pages(yours::collect, 100),
-                        collect_pages(reference::collect, 100), 150ms);
+  collected.expect_cancelled("collect(stream, 100)", three_pages);
 }
 
 // ===========================================================================
@@ -373,57 +417,46 @@ read_fn pages_collected(paginated_fn paginated, std::size_t limit) {
   };
 }
 
-compared paged(const std::vector<api_config>& cfgs, std::size_t limit) {
-  return both(cfgs, pages_collected(yours::paginated, limit),
-              pages_collected(reference::paginated, limit));
-}
+const read_with<paginated_fn> paged{pages_collected, yours::paginated,
+                                    reference::paginated};
 
 }  // namespace
 
 TEST_CASE("the stream gives every item of every page, in order, and ends "
           "after the last page",
           "[lesson13][task2]") {
-  auto c = paged(three_pages, 100);
-  auto what = "your stream over 3 pages of 3 items, read to its end,";
-  expect_same_ending(c, what);
-  expect_same_items(c, what);
-  expect_same_requests(c, what, "reading it all asks for", three_pages);
+  expect_same_read(paged(three_pages, 100),
+                   "your stream over 3 pages of 3 items, read to its end,",
+                   {same_items, same_requests("reading it all asks for")});
 }
 
 TEST_CASE("the stream follows each page's next: pages 1, 4 and 7",
           "[lesson13][task2]") {
   auto cfgs = three_pages;
   cfgs[0].step = 3;
-  auto c = paged(cfgs, 100);
-  auto what = "your stream over an API whose pages are 1, 4 and 7";
-  expect_same_ending(c, what);
-  expect_same_items(c, what);
-  expect_same_requests(c, what, "following each page's next asks for", cfgs);
+  expect_same_read(
+      paged(cfgs, 100), "your stream over an API whose pages are 1, 4 and 7",
+      {same_items, same_requests("following each page's next asks for")});
 }
 
 TEST_CASE("an empty page gives no item, and the stream goes on past it",
           "[lesson13][task2]") {
   std::vector<api_config> cfgs{pages_of("api", 4, 2, 100ms)};
   cfgs[0].empty_page = 2;
-  auto c = paged(cfgs, 100);
-  auto what = "your stream over 4 pages of 2 items, page 2 empty,";
-  expect_same_ending(c, what);
-  expect_same_items(c, what);
-  expect_same_requests(c, what, "expected", cfgs);
+  expect_same_read(paged(cfgs, 100),
+                   "your stream over 4 pages of 2 items, page 2 empty,",
+                   {same_items, same_requests("expected")});
 }
 
 TEST_CASE("a page is fetched only when its first item is asked for",
           "[lesson13][task2]") {
   for (std::size_t limit : {std::size_t{1}, std::size_t{3}, std::size_t{4}}) {
-    auto c = paged(three_pages, limit);
-    auto what = fmt::format("collect(your stream, {}) over 3 pages of 3 items",
-                            limit);
-    expect_same_ending(c, what);
-    expect_same_requests(c, what,
-                         fmt::format("{} item{}", limit,
-                                     limit == 1 ? " needs" : "s need"),
-                         three_pages);
-    expect_same_items(c, what);
+    expect_same_read(
+        paged(three_pages, limit),
+        fmt::format("collect(your stream, {}) over 3 pages of 3 items", limit),
+        {same_requests(fmt::format("{} item{}", limit,
+                                   limit == 1 ? " needs" : "s need")),
+         same_items});
   }
 }
 
@@ -431,16 +464,13 @@ TEST_CASE("a slow consumer means fewer requests: 250 ms per item for 1 s "
           "asks for 2 pages, not 10",
           "[lesson13][task2]") {
   std::vector<api_config> cfgs{pages_of("api", 10, 2, 100ms)};
-  auto slowly = [](paginated_fn paginated) -> read_fn {
-    return [paginated](asio::any_io_executor ex, world& w) {
-      return read_slowly(paginated(ex, w[0]), 250ms, 1s);
-    };
-  };
-  auto c = both(cfgs, slowly(yours::paginated), slowly(reference::paginated));
-  auto what = "a consumer taking 250 ms per item, for 1 s, over your stream";
-  expect_same_ending(c, what);
-  expect_same_requests(c, what, "one item at a time needs", cfgs);
-  expect_same_items(c, what);
+  auto c = paged.reading(
+      cfgs, [](paginated_fn paginated, asio::any_io_executor ex, world& w) {
+        return read_slowly(paginated(ex, w[0]), 250ms, 1s);
+      });
+  expect_same_read(
+      c, "a consumer taking 250 ms per item, for 1 s, over your stream",
+      {same_requests("one item at a time needs"), same_items});
 }
 
 TEST_CASE("a page that fails ends the stream with its error, after the "
@@ -448,18 +478,15 @@ TEST_CASE("a page that fails ends the stream with its error, after the "
           "[lesson13][task2]") {
   auto cfgs = three_pages;
   cfgs[0].failing_page = 2;
-  auto c = paged(cfgs, 100);
-  auto what = "collect(your stream, 100) over 3 pages, page 2 failing";
-  expect_same_ending(c, what);
-  expect_same_requests(c, what, "expected", cfgs);
+  expect_same_read(paged(cfgs, 100),
+                   "collect(your stream, 100) over 3 pages, page 2 failing",
+                   {same_requests("expected")});
 }
 
 TEST_CASE("the stream cancelled while it fetches page 2: the fetch is "
           "cancelled, and the consumer gets operation_aborted",
           "[lesson13][task2]") {
-  expect_cancelled_read("collect over your stream", three_pages,
-                        pages_collected(yours::paginated, 100),
-                        pages_collected(reference::paginated, 100), 150ms);
+  paged.expect_cancelled("collect over your stream", three_pages);
 }
 
 // ===========================================================================
@@ -484,22 +511,18 @@ read_fn merge_collected(merge_fn merge, std::size_t limit) {
   };
 }
 
-compared merges(const std::vector<api_config>& cfgs, std::size_t limit) {
-  return both(cfgs, merge_collected(yours::merge, limit),
-              merge_collected(reference::merge, limit));
-}
+const read_with<merge_fn> merges{merge_collected, yours::merge,
+                                 reference::merge};
 
 }  // namespace
 
 TEST_CASE("merge gives each item as soon as it is there, from either "
           "stream",
           "[lesson13][task3]") {
-  auto timed = [](merge_fn merge) -> read_fn {
-    return [merge](asio::any_io_executor ex, world& w) {
-      return read_timed(merged(merge, ex, w));
-    };
-  };
-  auto c = both(left_and_right, timed(yours::merge), timed(reference::merge));
+  auto c = merges.reading(
+      left_and_right, [](merge_fn merge, asio::any_io_executor ex, world& w) {
+        return read_timed(merged(merge, ex, w));
+      });
   auto what = "your merge of left (a page of 2 every 100 ms) and right (every "
               "250 ms), read to its end,";
   expect_same_ending(c, what);
@@ -540,10 +563,9 @@ TEST_CASE("merge ends once both streams have ended, with every item of "
     auto cfgs = left_and_right;
     cfgs[1].pages = 1;
     cfgs[1].per_page = 0;
-    auto c = merges(cfgs, 100);
-    auto what = "collect(your merge of left and an empty stream, 100)";
-    expect_same_ending(c, what);
-    expect_same_items(c, what);
+    expect_same_read(merges(cfgs, 100),
+                     "collect(your merge of left and an empty stream, 100)",
+                     {same_items});
   }
 }
 
@@ -552,26 +574,22 @@ TEST_CASE("merge pulls at most one item of each stream ahead of a slow "
           "[lesson13][task3]") {
   std::vector<api_config> cfgs{pages_of("left", 10, 2, 100ms),
                                pages_of("right", 10, 2, 100ms)};
-  auto slowly = [](merge_fn merge) -> read_fn {
-    return [merge](asio::any_io_executor ex, world& w) {
-      return read_slowly(merged(merge, ex, w), 300ms, 1s);
-    };
-  };
-  auto c = both(cfgs, slowly(yours::merge), slowly(reference::merge));
-  auto what = "a consumer taking 300 ms per item, for 1 s, over your merge";
-  expect_same_ending(c, what);
-  expect_same_requests(c, what, "one item ahead on each stream needs", cfgs);
+  auto c = merges.reading(
+      cfgs, [](merge_fn merge, asio::any_io_executor ex, world& w) {
+        return read_slowly(merged(merge, ex, w), 300ms, 1s);
+      });
+  expect_same_read(
+      c, "a consumer taking 300 ms per item, for 1 s, over your merge",
+      {same_requests("one item ahead on each stream needs")});
 }
 
 TEST_CASE("a consumer that breaks out of a merge cancels the fetch each "
           "stream has under way; nothing runs on",
           "[lesson13][task4]") {
-  auto taking = [](merge_fn merge) -> read_fn {
-    return [merge](asio::any_io_executor ex, world& w) {
-      return take_then_linger(reference::collect, merged(merge, ex, w), 3);
-    };
-  };
-  auto c = both(left_and_right, taking(yours::merge), taking(reference::merge));
+  auto c = merges.reading(
+      left_and_right, [](merge_fn merge, asio::any_io_executor ex, world& w) {
+        return take_then_linger(reference::collect, merged(merge, ex, w), 3);
+      });
   auto what = "collect(your merge, 3), then 1 s more,";
   // What ran on after the consumer left is the first thing to say, even
   // when the run then stalled (streams left waiting for a consumer).
@@ -582,16 +600,13 @@ TEST_CASE("a consumer that breaks out of a merge cancels the fetch each "
                     "then {}. Closing a stream cancels what it has under way",
                     secs(left_at), fmt::join(late, ", ")),
         c.actual, c.expected);
-  expect_same_ending(c, what);
-  expect_same_items(c, what);
+  expect_same_read(c, what, {same_items});
 }
 
 TEST_CASE("a merge cancelled while it waits ends with operation_aborted, and "
           "both streams' fetches are cancelled",
           "[lesson13][task4]") {
-  expect_cancelled_read("collect over your merge", left_and_right,
-                        merge_collected(yours::merge, 100),
-                        merge_collected(reference::merge, 100), 150ms);
+  merges.expect_cancelled("collect over your merge", left_and_right);
 }
 
 TEST_CASE("a stream that fails ends the merge with its error at once, and "
@@ -609,8 +624,7 @@ TEST_CASE("a stream that fails ends the merge with its error at once, and "
                     "way is cancelled",
                     secs(failed_at), fmt::join(late, ", ")),
         c.actual, c.expected);
-  expect_same_ending(c, what);
-  expect_same_items(c, what);
+  expect_same_read(c, what, {same_items});
 }
 
 // ===========================================================================
@@ -682,6 +696,22 @@ void expect_event_stream(const events::event_log& log) {
                      head_of(log)));
 }
 
+// What a client read of GET /items, and the timeline of the read.
+struct feed_read {
+  events::event_log log;
+  tut::trace trace;
+};
+
+// GET /items from your server serving `cfg`, read for 3 s at most; fails
+// unless the server started and the reply began as an event stream.
+feed_read items_from(const upstream::feed_config& cfg) {
+  START(server, yours::serve, cfg);
+  auto out = read_feed(server.port(), server.stats().api, 3s);
+  REQUIRE(out.value);
+  expect_event_stream(*out.value);
+  return {std::move(*out.value), std::move(out.trace)};
+}
+
 std::string counts(const upstream::api_counters& c) {
   return fmt::format("{} fetches begun, {} completed, {} cancelled, {} under "
                      "way",
@@ -695,11 +725,7 @@ TEST_CASE("GET /items sends every item as an event, in order: "
           "text/event-stream, in chunks",
           "[lesson13][task5]") {
   auto cfg = feed(pages_of("api", 3, 2, 30ms));
-  START(server, yours::serve, cfg);
-  auto out = read_feed(server.port(), server.stats().api, 3s);
-  REQUIRE(out.value);
-  const auto& log = *out.value;
-  expect_event_stream(log);
+  auto [log, trace] = items_from(cfg);
   auto want = upstream::all_items(cfg.api);
   if (log.items != want || log.end != ending::reply)
     FAIL(fmt::format("GET /items sent the events {}{}; expected {}, then the "
@@ -715,30 +741,26 @@ TEST_CASE("GET /items sends every item as an event, in order: "
                      log.end == ending::timed_out
                          ? " (the test waited 3 s for it)"
                          : "",
-                     tut::render_timeline(out.trace)));
+                     tut::render_timeline(trace)));
 }
 
 TEST_CASE("the first event goes out as soon as page 1 is there, before the "
           "last page is fetched",
           "[lesson13][task5]") {
   auto cfg = feed(pages_of("api", 4, 2, 100ms));
-  START(server, yours::serve, cfg);
-  auto out = read_feed(server.port(), server.stats().api, 3s);
-  REQUIRE(out.value);
-  const auto& log = *out.value;
-  expect_event_stream(log);
+  auto [log, trace] = items_from(cfg);
   if (log.items.empty())
     FAIL(fmt::format("GET /items sent no event ({}); expected 8, the first "
                      "when page 1 had been fetched\n\n{}",
                      harness::to_string(log.end),
-                     tut::render_timeline(out.trace)));
+                     tut::render_timeline(trace)));
   if (log.pages_done.front() >= cfg.api.pages)
     FAIL(fmt::format(
         "your first event came when the API had served {} of its {} pages: "
         "every event waited for the last page. Each should go out as soon "
         "as its item is there (the reference's first came after page 1)\n\n{}",
         log.pages_done.front(), cfg.api.pages,
-        tut::render_timeline(out.trace)));
+        tut::render_timeline(trace)));
 }
 
 namespace {
