@@ -820,6 +820,21 @@ awaitable<void> wait_members(run_t& server, int n) {
                                          server.stats().members.load(), n));
 }
 
+// Three members of /chat: slow (a small receive buffer; it reads nothing),
+// alice and bob, all in the room.
+struct slow_room {
+  std::unique_ptr<ws_client> slow, alice, bob;
+};
+
+awaitable<slow_room> join_slow_room(run_t& server) {
+  slow_room r;
+  r.slow = co_await opened(server.port(), "/chat", small_buffer);
+  r.alice = co_await opened(server.port(), "/chat");
+  r.bob = co_await opened(server.port(), "/chat");
+  co_await wait_members(server, 3);
+  co_return r;
+}
+
 }  // namespace
 
 TEST_CASE("every member hears every message, the sender too, in the order "
@@ -872,17 +887,14 @@ slow_member_outcome slow_member(serve_fn serve) {
   slow_member_outcome o;
   auto served = against(serve, cfg, [&](run_t& server) -> awaitable<void> {
     auto ex = co_await asio::this_coro::executor;
-    auto slow = co_await opened(server.port(), "/chat", small_buffer);
-    auto alice = co_await opened(server.port(), "/chat");
-    auto bob = co_await opened(server.port(), "/chat");
-    co_await wait_members(server, 3);
-    auto a = listen(ex, *alice, 300, 3s);
-    auto b = listen(ex, *bob, 300, 3s);
+    auto room = co_await join_slow_room(server);
+    auto a = listen(ex, *room.alice, 300, 3s);
+    auto b = listen(ex, *room.bob, 300, 3s);
     // In tens: alice waits for her own to come back before the next ten,
     // so that the members who read are never far behind.
     auto sending = [&]() -> awaitable<void> {
       for (int k = 1; k <= 300; ++k) {
-        co_await alice->send_text(numbered("alice", k, 1000));
+        co_await room.alice->send_text(numbered("alice", k, 1000));
         if (k % 10 == 0 && !co_await eventually([&] { return a->heard.size() >= std::size_t(k); }, 1s))
           co_return;
       }
@@ -894,10 +906,10 @@ slow_member_outcome slow_member(serve_fn serve) {
     o.bob = numbers(b->heard, "alice");
     co_await eventually([&] { return server.stats().closed_with(1008) > 0; }, 300ms);
     o.kicked = server.stats().closed_with(1008);
-    o.slow = co_await slow->until_close(1s);
+    o.slow = co_await room.slow->until_close(1s);
     if (!o.slow.empty() && o.slow.back().is(ws::kind::close))
-      co_await slow->send_close(o.slow.back().code);
-    o.slow_end = co_await slow->ended(1s);
+      co_await room.slow->send_close(o.slow.back().code);
+    o.slow_end = co_await room.slow->ended(1s);
   });
   if (!served.basics.empty()) throw std::runtime_error(served.basics);
   if (!served.run.value) throw std::runtime_error(served.run.error);
@@ -946,17 +958,14 @@ TEST_CASE("a member whose own frames wait (it does not read) is still heard "
   cfg.send_buffer = 16 * 1024;  // slow's socket is full after a few frames
   auto actual = against(yours::serve, cfg, [](run_t& server) -> awaitable<std::pair<std::vector<int>, std::vector<got>>> {
     auto ex = co_await asio::this_coro::executor;
-    auto slow = co_await opened(server.port(), "/chat", small_buffer);
-    auto alice = co_await opened(server.port(), "/chat");
-    auto bob = co_await opened(server.port(), "/chat");
-    co_await wait_members(server, 3);
-    auto a = listen(ex, *alice, 150, 3s);
-    auto b = listen(ex, *bob, 150, 3s);
-    for (int k = 1; k <= 150; ++k) co_await alice->send_text(numbered("alice", k, 1000));
+    auto room = co_await join_slow_room(server);
+    auto a = listen(ex, *room.alice, 150, 3s);
+    auto b = listen(ex, *room.bob, 150, 3s);
+    for (int k = 1; k <= 150; ++k) co_await room.alice->send_text(numbered("alice", k, 1000));
     co_await eventually([&] { return a->done && b->done; }, 3s);
     auto heard = numbers(b->heard, "alice");
-    co_await slow->send_text("slow is not reading, but slow can still speak");
-    co_return std::pair{heard, co_await frames(*bob, 1)};
+    co_await room.slow->send_text("slow is not reading, but slow can still speak");
+    co_return std::pair{heard, co_await frames(*room.bob, 1)};
   });
   ran(actual);
   auto& [heard, last] = *actual.run.value;
@@ -1078,17 +1087,20 @@ struct frames_case {
 std::vector<std::string> run_frames(unsigned short port, const std::vector<frames_case>& cases) {
   auto out = run_real([&]() -> awaitable<std::vector<std::string>> {
     std::vector<std::string> problems;
-    {
-      auto first = co_await opened(port, "/echo");
-      co_await first->send_text("does the server echo yet?");
-      auto back = co_await frames(*first, 1);
-      std::vector<got> want{text("does the server echo yet?")};
-      if (!same(back, want)) {
-        problems.push_back(fmt::format("before any of the cases, a message to GET "
-                                       "/echo got {}; expected its echo (task 3)",
-                                       list_of(back)));
-        co_return problems;
-      }
+    // `message` to GET /echo on a connection of its own: what came back,
+    // or nothing when it was its echo.
+    auto not_echoed = [port](std::string message) -> awaitable<std::optional<std::vector<got>>> {
+      auto c = co_await opened(port, "/echo");
+      co_await c->send_text(message);
+      auto back = co_await frames(*c, 1);
+      if (same(back, std::vector<got>{text(message)})) co_return std::nullopt;
+      co_return back;
+    };
+    if (auto back = co_await not_echoed("does the server echo yet?")) {
+      problems.push_back(fmt::format("before any of the cases, a message to GET "
+                                     "/echo got {}; expected its echo (task 3)",
+                                     list_of(*back)));
+      co_return problems;
     }
     for (const auto& c : cases) {
       auto client = co_await opened(port, "/echo");
@@ -1102,14 +1114,10 @@ std::vector<std::string> run_frames(unsigned short port, const std::vector<frame
                                        "connection stayed open for 1 s",
                                        c.what));
       }
-      auto after = co_await opened(port, "/echo");
-      co_await after->send_text("still echoing for the others?");
-      auto back = co_await frames(*after, 1);
-      std::vector<got> want{text("still echoing for the others?")};
-      if (!same(back, want)) {
+      if (auto back = co_await not_echoed("still echoing for the others?")) {
         problems.push_back(fmt::format("after {}, the server no longer echoes: "
                                        "another client's message got {}",
-                                       c.what, list_of(back)));
+                                       c.what, list_of(*back)));
         break;
       }
     }
@@ -1237,18 +1245,26 @@ server_close_outcome server_closes(task_fn run_session, bool answer) {
   return o;
 }
 
-}  // namespace
-
-TEST_CASE("after the server's close frame the session waits for the "
-          "client's, close_timeout at most, and hands on no more messages",
-          "[lesson15][task6]") {
-  auto [actual, expected] = BOTH_SIDES(server_closes, run_session, false);
+// server_closes through your run_session and the reference's; fails
+// unless yours ran until the server's close.
+grade::sides<server_close_outcome> server_closes_both(bool answer) {
+  auto out = BOTH_SIDES(server_closes, run_session, answer);
+  const auto& [actual, expected] = out;
   REQUIRE(expected.session.ended);
   GRADE(!actual.ended_before,
         fmt::format("run_session on a session whose client had said nothing yet "
                     "{} within 20 ms; it should run until the session ends",
                     writer_end(actual.session, "run_session")),
         actual.run, expected.run);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("after the server's close frame the session waits for the "
+          "client's, close_timeout at most, and hands on no more messages",
+          "[lesson15][task6]") {
+  auto [actual, expected] = server_closes_both(false);
   GRADE(actual.seen.size() == 1 && actual.seen[0].is(ws::kind::close),
         fmt::format("close(s, 1001) on a running session: the client got {}; "
                     "expected the close frame",
@@ -1272,13 +1288,7 @@ TEST_CASE("after the server's close frame the session waits for the "
 
 TEST_CASE("a client that answers the server's close ends the session at once",
           "[lesson15][task6]") {
-  auto [actual, expected] = BOTH_SIDES(server_closes, run_session, true);
-  REQUIRE(expected.session.ended);
-  GRADE(!actual.ended_before,
-        fmt::format("run_session on a session whose client had said nothing yet "
-                    "{} within 20 ms; it should run until the session ends",
-                    writer_end(actual.session, "run_session")),
-        actual.run, expected.run);
+  auto [actual, expected] = server_closes_both(true);
   GRADE(actual.session.ended && actual.ended_after_ms < 200,
         fmt::format("the server closed (1001) and the client answered with its "
                     "close frame; run_session {}; expected it to end then, not "
