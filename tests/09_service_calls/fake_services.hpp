@@ -18,6 +18,7 @@
 #include <cstddef>
 #include <mutex>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <utility>
@@ -120,8 +121,19 @@ public:
     server_.set_tcp_nodelay(true);
     for (auto& r : routes) add(std::move(r));
     port_ = server_.bind_to_any_port("127.0.0.1");
+    if (port_ < 0)
+      throw std::runtime_error("the fake " + name_ +
+                               " service cannot listen on 127.0.0.1");
     thread_ = std::thread([this] { server_.listen_after_bind(); });
-    while (!server_.is_running()) std::this_thread::sleep_for(ms(1));
+    // stop() only works once the server runs: 2 s for it to start.
+    for (int i = 0; i < 2000 && !server_.is_running(); ++i)
+      std::this_thread::sleep_for(ms(1));
+    if (!server_.is_running()) {
+      server_.stop();
+      thread_.join();
+      throw std::runtime_error("the fake " + name_ +
+                               " service did not start within 2 s");
+    }
   }
   ~service() {
     seen_.release();
