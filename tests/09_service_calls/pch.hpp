@@ -12,10 +12,7 @@
 // tut/pch.hpp).
 namespace common::http::pch_warm_up {
 
-using asio::awaitable;
-using asio::use_awaitable;
-using asio::experimental::as_tuple;
-using namespace asio::experimental::awaitable_operators;
+using namespace tut::pch_warm_up;  // its names and its jobs
 
 inline awaitable<received> response_job() { co_return received{}; }
 
@@ -27,7 +24,7 @@ inline awaitable<void> waits() {
   auto ex = co_await asio::this_coro::executor;
   auto work = asio::co_spawn(ex, response_job(), as_tuple(use_awaitable));
   co_await (std::move(work) || tut::sleep(tut::clock::duration{}));
-  co_await (tut::pch_warm_up::string_job() && section_job() && section_job());
+  co_await (string_job() && section_job() && section_job());
 }
 
 }  // namespace common::http::pch_warm_up

@@ -9,9 +9,7 @@
 // tut/pch.hpp).
 namespace common::web::pch_warm_up {
 
-using asio::use_awaitable;
-using asio::experimental::as_tuple;
-using namespace asio::experimental::awaitable_operators;
+using namespace tut::pch_warm_up;  // its names and its jobs
 
 inline awaitable<bool> bool_job() { co_return false; }
 inline awaitable<http::response> response_job() { co_return http::response{}; }
@@ -22,8 +20,8 @@ inline awaitable<void> waits(tcp::acceptor& acceptor, tut::timer& timer) {
   co_await bool_job();
   co_await response_job();
   co_await timer.async_wait(as_tuple(use_awaitable));
-  asio::co_spawn(ex, tut::pch_warm_up::void_job(), asio::detached);
-  co_await (tut::pch_warm_up::void_job() || tut::pch_warm_up::void_job());
+  asio::co_spawn(ex, void_job(), asio::detached);
+  co_await (void_job() || void_job());
 }
 
 }  // namespace common::web::pch_warm_up

@@ -17,10 +17,7 @@
 // What the web app awaits, instantiated here once (see tut/pch.hpp).
 namespace webapp::pch_warm_up {
 
-using asio::awaitable;
-using asio::use_awaitable;
-using asio::experimental::as_tuple;
-using namespace asio::experimental::awaitable_operators;
+using namespace tut::pch_warm_up;  // its names and its jobs
 
 inline awaitable<std::uint64_t> number_job() { co_return 0; }
 inline awaitable<common::http::response> response_job() {
@@ -31,9 +28,9 @@ inline awaitable<void> waits(asio::signal_set& signals, asio::thread_pool& pool,
                              asio::experimental::channel<void(
                                  asio::error_code, std::string)>& jobs,
                              common::web::request_context& ctx) {
-  co_await (tut::pch_warm_up::void_job() ||
+  co_await (void_job() ||
             signals.async_wait(use_awaitable));
-  co_await (tut::pch_warm_up::void_job() ||
+  co_await (void_job() ||
             signals.async_wait(as_tuple(use_awaitable)));
   co_await common::to_thread(pool, [] {});
   co_await common::to_thread(pool, [] { return std::uint64_t{}; });

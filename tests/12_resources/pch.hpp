@@ -11,10 +11,7 @@
 // What the lesson awaits, instantiated here once (see tut/pch.hpp).
 namespace fakedb::pch_warm_up {
 
-using asio::awaitable;
-using asio::use_awaitable;
-using asio::experimental::as_tuple;
-using namespace asio::experimental::awaitable_operators;
+using namespace tut::pch_warm_up;  // its names and its jobs
 
 inline awaitable<std::shared_ptr<connection>> connection_job() {
   co_return nullptr;
@@ -26,7 +23,7 @@ inline awaitable<common::http::response> response_job() {
 inline awaitable<void> waits(service& db, connection& c) {
   auto ex = co_await asio::this_coro::executor;
   co_await asio::this_coro::reset_cancellation_state();
-  auto a = co_await (asio::co_spawn(ex, tut::pch_warm_up::void_job(),
+  auto a = co_await (asio::co_spawn(ex, void_job(),
                                     as_tuple(use_awaitable)) ||
                      tut::sleep(tut::clock::duration{}));
   (void)a;
@@ -36,7 +33,7 @@ inline awaitable<void> waits(service& db, connection& c) {
   co_await c.reset();
   co_await connection_job();
   co_await response_job();
-  asio::co_spawn(ex, tut::pch_warm_up::void_job(), asio::detached);
+  asio::co_spawn(ex, void_job(), asio::detached);
 }
 
 }  // namespace fakedb::pch_warm_up

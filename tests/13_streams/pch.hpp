@@ -23,11 +23,9 @@
 // tut/pch.hpp).
 namespace upstream::pch_warm_up {
 
-using asio::use_awaitable;
-using asio::experimental::as_tuple;
+using namespace tut::pch_warm_up;  // its names and its jobs
 using asio::experimental::coro;
 using asio::experimental::use_coro;
-using namespace asio::experimental::awaitable_operators;
 
 inline coro<std::string> items(asio::any_io_executor ex, fake_api& api,
                                asio::experimental::channel<void(
@@ -49,9 +47,9 @@ inline asio::awaitable<void> waits(
   co_await api.async_fetch(1, use_awaitable);
   co_await ch.async_send(asio::error_code{}, std::string(), use_awaitable);
   asio::cancellation_signal signal;
-  asio::co_spawn(ex, tut::pch_warm_up::void_job(),
+  asio::co_spawn(ex, void_job(),
                  asio::bind_cancellation_slot(signal.slot(), asio::detached));
-  co_await (tut::pch_warm_up::void_job() || tut::pch_warm_up::void_job());
+  co_await (void_job() || void_job());
 }
 
 }  // namespace upstream::pch_warm_up

@@ -18,9 +18,7 @@
 // What the lesson awaits, instantiated here once (see tut/pch.hpp).
 namespace db::pch_warm_up {
 
-using asio::awaitable;
-using asio::use_awaitable;
-using namespace asio::experimental::awaitable_operators;
+using namespace tut::pch_warm_up;  // its names and its jobs
 
 inline awaitable<sqlite::rows> rows_job() { co_return sqlite::rows{}; }
 
