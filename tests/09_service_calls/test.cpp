@@ -406,29 +406,42 @@ struct timeout_summary {
   std::string fast_body;  // GET /fast right after, on the same client
 };
 
-template <typename Side>
-scenario<timeout_summary> slow_then_fast() {
+// A service "svc" with a slow route and a fast one, and a client of
+// `timeout` on which `steps(client, slow_url, fast_url)` asks the slow one,
+// then the fast one: does a request that went wrong spoil the next?
+template <typename Side, typename T, typename Steps>
+scenario<T> slow_then_fast_run(route slow, route fast,
+                               tut::clock::duration timeout, Steps steps) {
   fake::observer seen;
-  fake::service svc(seen, "svc",
-                    {route{.path = "/slow", .body = "late", .delay = 250ms},
-                     route{.path = "/fast", .body = "fast"}});
-  auto slow = svc.url("/slow");
-  auto fast = svc.url("/fast");
-  auto r = fake::run_real(seen, [&]() -> awaitable<timeout_summary> {
-    typename Side::http_client client(100ms);
-    timeout_summary out;
-    try {
-      auto reply = co_await client.get(slow);
-      out.slow_status = reply.status;
-    } catch (const asio::system_error& e) {
-      out.slow_error = e.code();
-      out.slow_what = e.what();
-    }
-    auto reply = co_await client.get(fast);
-    out.fast_body = reply.body;
-    co_return out;
+  fake::service svc(seen, "svc", {slow, fast});
+  auto slow_url = svc.url(slow.path);
+  auto fast_url = svc.url(fast.path);
+  auto r = fake::run_real(seen, [&]() -> awaitable<T> {
+    typename Side::http_client client(timeout);
+    co_return co_await steps(client, slow_url, fast_url);
   });
   return {std::move(r), summary(seen)};
+}
+
+template <typename Side>
+scenario<timeout_summary> slow_then_fast() {
+  return slow_then_fast_run<Side, timeout_summary>(
+      route{.path = "/slow", .body = "late", .delay = 250ms},
+      route{.path = "/fast", .body = "fast"}, 100ms,
+      [](typename Side::http_client& client, const std::string& slow,
+         const std::string& fast) -> awaitable<timeout_summary> {
+        timeout_summary out;
+        try {
+          auto reply = co_await client.get(slow);
+          out.slow_status = reply.status;
+        } catch (const asio::system_error& e) {
+          out.slow_error = e.code();
+          out.slow_what = e.what();
+        }
+        auto reply = co_await client.get(fast);
+        out.fast_body = reply.body;
+        co_return out;
+      });
 }
 
 // How long the row `name` took on the timeline, for messages.
@@ -516,32 +529,28 @@ struct cancelled_get {
 
 template <typename Side>
 scenario<cancelled_get> cancel_then_fast() {
-  fake::observer seen;
-  fake::service svc(seen, "svc",
-                    {route{.path = "/slow", .body = "the slow reply, which comes late",
-                           .delay = 300ms},
-                     route{.path = "/fast", .body = "the fast reply, right away"}});
-  auto slow = svc.url("/slow");
-  auto fast = svc.url("/fast");
-  auto r = fake::run_real(seen, [&]() -> awaitable<cancelled_get> {
-    typename Side::http_client client(5s);
-    cancelled_get out;
-    auto body_of = [](typename Side::http_client& c,
-                      std::string url) -> awaitable<std::string> {
-      auto reply = co_await c.get(std::move(url));
-      co_return reply.body;
-    };
-    auto start = tut::now();
-    out.first = co_await grade::cancel_after(body_of(client, slow), 50ms);
-    out.ended_after = tut::seconds(tut::now() - start).count();
-    try {
-      out.second = co_await body_of(client, fast);
-    } catch (const std::exception& e) {
-      out.second = e.what();
-    }
-    co_return out;
-  });
-  return {std::move(r), summary(seen)};
+  return slow_then_fast_run<Side, cancelled_get>(
+      route{.path = "/slow", .body = "the slow reply, which comes late",
+            .delay = 300ms},
+      route{.path = "/fast", .body = "the fast reply, right away"}, 5s,
+      [](typename Side::http_client& client, const std::string& slow,
+         const std::string& fast) -> awaitable<cancelled_get> {
+        cancelled_get out;
+        auto body_of = [](typename Side::http_client& c,
+                          std::string url) -> awaitable<std::string> {
+          auto reply = co_await c.get(std::move(url));
+          co_return reply.body;
+        };
+        auto start = tut::now();
+        out.first = co_await grade::cancel_after(body_of(client, slow), 50ms);
+        out.ended_after = tut::seconds(tut::now() - start).count();
+        try {
+          out.second = co_await body_of(client, fast);
+        } catch (const std::exception& e) {
+          out.second = e.what();
+        }
+        co_return out;
+      });
 }
 
 TEST_CASE("a request cancelled while it waits ends as cancelled, and the "
@@ -622,6 +631,29 @@ std::string shown_dashboard(const Dashboard& d) {
 
 auto show_dashboard = [](const auto& d) { return shown_dashboard(d); };
 
+// Fails the test unless your load_dashboard returned a dashboard; `why`
+// says why it should have, with one service failing.
+template <typename A, typename B>
+void expect_dashboard(const scenario<A>& actual, const scenario<B>& expected,
+                      std::string_view why) {
+  if (!actual.run().value)
+    FAIL(grade::explain(fmt::format("load_dashboard {}. {}",
+                                    ending(actual.result, show_dashboard), why),
+                        actual.run().trace, expected.run().trace));
+}
+
+// Your dashboard beside the reference's: `same`, whether the sections that
+// count are the same.
+template <typename A, typename B>
+void expect_as_reference(bool same, const scenario<A>& actual,
+                         const scenario<B>& expected) {
+  GRADE(same,
+        fmt::format("your dashboard: {}; expected: {}",
+                    shown_dashboard(*actual.run().value),
+                    shown_dashboard(*expected.run().value)),
+        actual.run(), expected.run());
+}
+
 TEST_CASE("the dashboard's three calls are in flight at once, and replies "
           "arriving out of order land in their places",
           "[lesson09][task3]") {
@@ -644,10 +676,7 @@ TEST_CASE("the dashboard's three calls are in flight at once, and replies "
         actual.run(), expected.run());
   const auto& a = *actual.run().value;
   const auto& e = *expected.run().value;
-  GRADE(same_dashboard(a, e),
-        fmt::format("your dashboard: {}; expected: {}", shown_dashboard(a),
-                    shown_dashboard(e)),
-        actual.run(), expected.run());
+  expect_as_reference(same_dashboard(a, e), actual, expected);
 }
 
 TEST_CASE("a failing orders service leaves a partial dashboard that says "
@@ -658,20 +687,16 @@ TEST_CASE("a failing orders service leaves a partial dashboard that says "
   setup.orders.body = "database down";
   auto actual = dashboard_run<your_code>(setup);
   auto expected = dashboard_run<reference_code>(setup);
-  if (!actual.run().value)
-    FAIL(grade::explain(
-        fmt::format("load_dashboard {}. Orders are optional: when the "
-                    "orders service fails, the dashboard still comes back, "
-                    "with orders.text empty and orders.error saying why. "
-                    "Catch the error in fetch_optional",
-                    ending(actual.result, show_dashboard)),
-        actual.run().trace, expected.run().trace));
+  expect_dashboard(actual, expected,
+                   "Orders are optional: when the orders service fails, the "
+                   "dashboard still comes back, with orders.text empty and "
+                   "orders.error saying why. Catch the error in "
+                   "fetch_optional");
   const auto& a = *actual.run().value;
   const auto& e = *expected.run().value;
-  GRADE(a.user == e.user && same_section(a.notifications, e.notifications),
-        fmt::format("your dashboard: {}; expected: {}", shown_dashboard(a),
-                    shown_dashboard(e)),
-        actual.run(), expected.run());
+  expect_as_reference(
+      a.user == e.user && same_section(a.notifications, e.notifications),
+      actual, expected);
   GRADE(!a.orders.text && a.orders.error.find("/orders: status 500") !=
                               std::string::npos,
         fmt::format("orders: {}; expected missing, with the error of "
@@ -713,12 +738,9 @@ TEST_CASE("a slow notifications service times out; the dashboard comes "
   setup.timeout = 150ms;
   auto actual = dashboard_run<your_code>(setup);
   auto expected = dashboard_run<reference_code>(setup);
-  if (!actual.run().value)
-    FAIL(grade::explain(
-        fmt::format("load_dashboard {}. Notifications are optional: when "
-                    "they time out, the dashboard comes back without them",
-                    ending(actual.result, show_dashboard)),
-        actual.run().trace, expected.run().trace));
+  expect_dashboard(actual, expected,
+                   "Notifications are optional: when they time out, the "
+                   "dashboard comes back without them");
   const auto& a = *actual.run().value;
   const auto& e = *expected.run().value;
   GRADE(!a.notifications.text,
@@ -734,30 +756,48 @@ TEST_CASE("a slow notifications service times out; the dashboard comes "
                     "what(), like \"{}\"",
                     a.notifications.error, e.notifications.error),
         actual.run(), expected.run());
-  GRADE(a.user == e.user && same_section(a.orders, e.orders),
-        fmt::format("your dashboard: {}; expected: {}", shown_dashboard(a),
-                    shown_dashboard(e)),
-        actual.run(), expected.run());
+  expect_as_reference(a.user == e.user && same_section(a.orders, e.orders),
+                      actual, expected);
 }
 
 // ---------------------------------------------------------------------
 // Task 5: a fan-out with a limit.
 // ---------------------------------------------------------------------
 
-template <typename Side>
-scenario<std::vector<std::string>> fan_out(std::vector<std::string> paths,
-                                           std::size_t limit,
-                                           std::vector<route> routes) {
+// Item i of the service "items": /items/i, whose body names it; `r` gives
+// the rest of its route (its delay, how it is held).
+route item(int i, route r = {}) {
+  r.path = fmt::format("/items/{}", i);
+  r.body = fmt::format("the body of item {}", i);
+  return r;
+}
+
+// The service "items" with `routes`, and `steps(client, urls)` on a client
+// of 5 s, `urls` being `paths` on that service.
+template <typename Side, typename T, typename Steps>
+scenario<T> on_items(std::vector<route> routes,
+                     const std::vector<std::string>& paths, Steps steps) {
   fake::observer seen;
   fake::service items(seen, "items", std::move(routes));
   std::vector<std::string> urls;
   for (const auto& p : paths) urls.push_back(items.url(p));
-  auto r = fake::run_real(
-      seen, [&]() -> awaitable<std::vector<std::string>> {
-        typename Side::http_client client(5s);
-        co_return co_await Side::fetch_all(client, urls, limit);
-      });
+  auto r = fake::run_real(seen, [&]() -> awaitable<T> {
+    typename Side::http_client client(5s);
+    co_return co_await steps(client, urls);
+  });
   return {std::move(r), summary(seen)};
+}
+
+template <typename Side>
+scenario<std::vector<std::string>> fan_out(std::vector<std::string> paths,
+                                           std::size_t limit,
+                                           std::vector<route> routes) {
+  return on_items<Side, std::vector<std::string>>(
+      std::move(routes), paths,
+      [limit](typename Side::http_client& c,
+              const std::vector<std::string>& urls) {
+        return Side::fetch_all(c, urls, limit);
+      });
 }
 
 TEST_CASE("a fan-out of 6 with a limit of 2: two in flight at a time, "
@@ -766,11 +806,7 @@ TEST_CASE("a fan-out of 6 with a limit of 2: two in flight at a time, "
   // Each request is held until two are in flight (or 50 ms), then 10 ms.
   std::vector<route> routes;
   for (int i = 1; i <= 6; ++i)
-    routes.push_back(route{.path = fmt::format("/items/{}", i),
-                           .body = fmt::format("the body of item {}", i),
-                           .company = 2,
-                           .cap = 50ms,
-                           .delay = 10ms});
+    routes.push_back(item(i, {.company = 2, .cap = 50ms, .delay = 10ms}));
   std::vector<std::string> paths{"/items/4", "/items/1", "/items/6",
                                  "/items/2", "/items/5", "/items/3"};
   auto actual = fan_out<your_code>(paths, 2, routes);
@@ -841,8 +877,7 @@ TEST_CASE("a fetch that fails gives its permit back: the others still run, "
           "[lesson09][task5]") {
   std::vector<route> routes{
       route{.path = "/fail", .body = "no", .status = 500},
-      route{.path = "/items/1", .body = "the body of item 1"},
-      route{.path = "/items/2", .body = "the body of item 2"}};
+      item(1), item(2)};
   std::vector<std::string> paths{"/fail", "/items/1", "/items/2"};
   auto actual = fan_out<your_code>(paths, 1, routes);
   auto expected = fan_out<reference_code>(paths, 1, routes);
@@ -877,35 +912,33 @@ TEST_CASE("fetch_all cancelled while its fetches wait ends as cancelled, "
     double ended_after = -1;
     std::vector<std::string> left;  // traced requests still running
   };
-  auto cancelled = [](auto side) {
+  std::vector<route> routes;
+  std::vector<std::string> paths;
+  for (int i = 1; i <= 4; ++i) {
+    routes.push_back(item(i, {.delay = 300ms}));
+    paths.push_back(routes.back().path);
+  }
+  auto cancelled = [&](auto side) {
     using Side = decltype(side);
-    fake::observer seen;
-    std::vector<route> routes;
-    std::vector<std::string> paths;
-    for (int i = 1; i <= 4; ++i) {
-      routes.push_back(route{.path = fmt::format("/items/{}", i),
-                             .body = fmt::format("the body of item {}", i),
-                             .delay = 300ms});
-      paths.push_back(fmt::format("/items/{}", i));
-    }
-    fake::service items(seen, "items", routes);
-    std::vector<std::string> urls;
-    for (const auto& p : paths) urls.push_back(items.url(p));
-    return fake::run_real(seen, [&]() -> awaitable<outcome> {
-      typename Side::http_client client(5s);
-      outcome o;
-      auto start = tut::now();
-      o.r = co_await grade::cancel_after(Side::fetch_all(client, urls, 2), 50ms);
-      o.ended_after = tut::seconds(tut::now() - start).count();
-      o.left = grade::unfinished_now();
-      co_return o;
-    });
+    return on_items<Side, outcome>(
+        routes, paths,
+        [](typename Side::http_client& client,
+           const std::vector<std::string>& urls) -> awaitable<outcome> {
+          outcome o;
+          auto start = tut::now();
+          o.r = co_await grade::cancel_after(Side::fetch_all(client, urls, 2),
+                                             50ms);
+          o.ended_after = tut::seconds(tut::now() - start).count();
+          o.left = grade::unfinished_now();
+          co_return o;
+        });
   };
   auto actual = cancelled(your_code{});
   auto expected = cancelled(reference_code{});
-  grade::reference_runs(expected.run);
-  expect_finished(actual, expected, "fetch_all, cancelled after 50 ms");
-  const auto& a = *actual.run.value;
+  grade::reference_runs(expected.run());
+  expect_finished(actual.result, expected.result,
+                  "fetch_all, cancelled after 50 ms");
+  const auto& a = *actual.run().value;
   GRADE(a.r.aborted && a.ended_after < 0.2 && a.left.empty(),
         fmt::format("fetch_all of 4 fetches of 300 ms, a limit of 2, "
                     "cancelled through a bound signal 50 ms in: it {} after "
@@ -915,7 +948,7 @@ TEST_CASE("fetch_all cancelled while its fetches wait ends as cancelled, "
                                 : grade::how_it_ended(a.r),
                     secs(a.ended_after),
                     a.left.empty() ? "no request" : grade::list(a.left)),
-        actual.run, expected.run);
+        actual.run(), expected.run());
 }
 
 }  // namespace
