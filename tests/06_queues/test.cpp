@@ -42,6 +42,25 @@ using compared = grade::compared<recorded>;
 constexpr grade::comparer<yours::async_queue, reference::async_queue>
     compare{};
 
+// with_a_queue(capacity, body): a scenario for compare(). On each side it
+// records `body(q, out)`, a coroutine, where `q` is a fresh queue of that
+// side's type with room for `capacity` items.
+template <typename Body>
+constexpr auto with_a_queue(std::size_t capacity, Body body) {
+  return [=]<typename Queue>(side<Queue>) {
+    return record([&](recorded& out) -> awaitable<void> {
+      auto ex = co_await asio::this_coro::executor;
+      co_await body(std::make_shared<Queue>(ex, capacity), out);
+    });
+  };
+}
+
+// Starts `work` beside the caller, as the row `name` on the timeline.
+awaitable<void> start_task(std::string name, awaitable<void> work) {
+  co_spawn(co_await asio::this_coro::executor,
+           tut::traced(std::move(name), std::move(work)), detached);
+}
+
 double now_s() { return tut::seconds(tut::now().time_since_epoch()).count(); }
 
 std::string at(const std::string& what) {
@@ -74,11 +93,22 @@ void expect_same_log(const compared& c, std::string_view what) {
         c.actual.run, c.expected.run);
 }
 
+// The run must not stall or throw; `what` has one {}: your log.
+void expect_run_ends_with_log(const compared& c, std::string_view who,
+                              std::string_view what) {
+  expect_run_ends(c, who,
+                  fmt::format(fmt::runtime(what), grade::list(c.actual.log)));
+}
+
 // Both sides' `seen` must match; `what` has two {}: how the operation ended
-// in your run, then in the reference's.
-void expect_same_seen(const compared& c, std::string_view what) {
+// in your run (`unseen` if it never said), then in the reference's.
+void expect_same_seen(const compared& c, std::string_view what,
+                      std::string_view unseen = "") {
   GRADE(c.actual.seen == c.expected.seen,
-        fmt::format(fmt::runtime(what), c.actual.seen, c.expected.seen),
+        fmt::format(fmt::runtime(what),
+                    c.actual.seen.empty() ? unseen
+                                          : std::string_view(c.actual.seen),
+                    c.expected.seen),
         c.actual.run, c.expected.run);
 }
 
@@ -124,27 +154,21 @@ awaitable<void> push_slowly(shared<Queue> q) {
   co_await q->push(item("c"));
 }
 
-template <typename Queue>
-recorded pop_from_empty(side<Queue>) {
-  return record([](recorded& out) -> awaitable<void> {
-    auto ex = co_await asio::this_coro::executor;
-    auto q = std::make_shared<Queue>(ex, 5);
-    co_spawn(ex, tut::traced("consumer", pop_three(q, out.log)), detached);
-    co_spawn(ex, tut::traced("producer", push_slowly(q)), detached);
-    co_return;
-  });
-}
+constexpr auto pop_from_empty =
+    with_a_queue(5, [](auto q, recorded& out) -> awaitable<void> {
+      co_await start_task("consumer", pop_three(q, out.log));
+      co_await start_task("producer", push_slowly(q));
+    });
 
 }  // namespace
 
 TEST_CASE("pop waits while the queue is empty; items come out in the order "
           "they went in",
           "[lesson06][task1]") {
-  auto c = compare([](auto s) { return pop_from_empty(s); });
-  expect_run_ends(c, "push and pop",
-                  fmt::format("The consumer popped {} of the 3 items pushed "
-                              "at 1 s and 2 s, and waited for more.",
-                              grade::list(c.actual.log)));
+  auto c = compare(pop_from_empty);
+  expect_run_ends_with_log(c, "push and pop",
+                           "The consumer popped {} of the 3 items pushed at "
+                           "1 s and 2 s, and waited for more.");
   expect_same_log(c, "the consumer popped {}; it should pop {}. pop() waits "
                      "while the queue is empty, and hands out the items "
                      "first in, first out");
@@ -162,35 +186,30 @@ awaitable<void> push_four(shared<Queue> q, std::vector<std::string>& log) {
   }
 }
 
-template <typename Queue>
-recorded fill_a_queue_of_three(side<Queue>) {
-  return record([](recorded& out) -> awaitable<void> {
-    auto ex = co_await asio::this_coro::executor;
-    auto q = std::make_shared<Queue>(ex, 3);
-    co_spawn(ex, tut::traced("producer", push_four(q, out.log)), detached);
-    co_await tut::sleep(1s);
-    auto first = co_await q->pop();
-    out.log.push_back(at("popped " + shown(first)));
-    co_await tut::sleep(1s);
-    try {
-      Queue none(ex, 0);
-      out.seen = "a queue of capacity 0 was made";
-    } catch (const std::invalid_argument&) {
-      out.seen = "a queue of capacity 0 threw std::invalid_argument";
-    }
-  });
-}
+constexpr auto fill_a_queue_of_three = with_a_queue(
+    3, []<typename Queue>(shared<Queue> q, recorded& out) -> awaitable<void> {
+      co_await start_task("producer", push_four(q, out.log));
+      co_await tut::sleep(1s);
+      auto first = co_await q->pop();
+      out.log.push_back(at("popped " + shown(first)));
+      co_await tut::sleep(1s);
+      try {
+        Queue none(co_await asio::this_coro::executor, 0);
+        out.seen = "a queue of capacity 0 was made";
+      } catch (const std::invalid_argument&) {
+        out.seen = "a queue of capacity 0 threw std::invalid_argument";
+      }
+    });
 
 }  // namespace
 
 TEST_CASE("a queue of capacity 3 holds 3 items: the fourth push waits for a "
           "pop",
           "[lesson06][task1]") {
-  auto c = compare([](auto s) { return fill_a_queue_of_three(s); });
-  expect_run_ends(c, "push and pop",
-                  fmt::format("Nobody took an item until 1 s; by then the "
-                              "producer had {}, and then it waited.",
-                              grade::list(c.actual.log)));
+  auto c = compare(fill_a_queue_of_three);
+  expect_run_ends_with_log(c, "push and pop",
+                           "Nobody took an item until 1 s; by then the "
+                           "producer had {}, and then it waited.");
   expect_same_log(c, "a producer pushed four items into a queue of capacity 3 "
                      "that nobody emptied until one pop at 1 s: {}; expected "
                      "{}. A queue of capacity N takes N items at once, and the "
@@ -220,17 +239,11 @@ awaitable<void> pop_one_a_second(shared<Queue> q,
   }
 }
 
-template <typename Queue>
-recorded fast_producer_slow_consumer(side<Queue>) {
-  return record([](recorded& out) -> awaitable<void> {
-    auto ex = co_await asio::this_coro::executor;
-    auto q = std::make_shared<Queue>(ex, 2);
-    co_spawn(ex, tut::traced("producer", push_six(q, out.log)), detached);
-    co_spawn(ex, tut::traced("consumer", pop_one_a_second(q, out.log)),
-             detached);
-    co_return;
-  });
-}
+constexpr auto fast_producer_slow_consumer =
+    with_a_queue(2, [](auto q, recorded& out) -> awaitable<void> {
+      co_await start_task("producer", push_six(q, out.log));
+      co_await start_task("consumer", pop_one_a_second(q, out.log));
+    });
 
 // Items pushed but not yet popped, at most.
 std::size_t most_waiting(const std::vector<std::string>& log) {
@@ -247,7 +260,7 @@ std::size_t most_waiting(const std::vector<std::string>& log) {
 TEST_CASE("push waits while the queue is full: a fast producer is held to "
           "the consumer's pace",
           "[lesson06][task1]") {
-  auto c = compare([](auto s) { return fast_producer_slow_consumer(s); });
+  auto c = compare(fast_producer_slow_consumer);
   expect_run_ends(c, "push and pop",
                   "The producer and the consumer of a queue of capacity 2 "
                   "stopped before all 6 items went through.");
@@ -276,40 +289,35 @@ awaitable<void> pop_one(shared<Queue> q, std::vector<std::string>& log) {
   log.push_back(at("the other pop got " + shown(co_await q->pop())));
 }
 
-template <typename Queue>
-recorded cancel_a_pop(side<Queue>) {
-  return record([](recorded& out) -> awaitable<void> {
-    auto ex = co_await asio::this_coro::executor;
-    auto q = std::make_shared<Queue>(ex, 2);
-    co_spawn(ex, cancelled_at(q->pop(), 1s),
-             [&out](std::exception_ptr, std::string seen) { out.seen = seen; });
-    co_spawn(ex, tut::traced("other pop", pop_one(q, out.log)), detached);
-    co_await tut::sleep(2s);
-    co_await q->push(item("after the cancel"));
-    co_await tut::sleep(1s);
-    co_await q->push(item("one more"));
-    out.log.push_back(at("then a pop got " + shown(co_await q->pop())));
-  });
-}
+constexpr auto cancel_a_pop =
+    with_a_queue(2, [](auto q, recorded& out) -> awaitable<void> {
+      co_spawn(co_await asio::this_coro::executor, cancelled_at(q->pop(), 1s),
+               [&out](std::exception_ptr, std::string seen) {
+                 out.seen = seen;
+               });
+      co_await start_task("other pop", pop_one(q, out.log));
+      co_await tut::sleep(2s);
+      co_await q->push(item("after the cancel"));
+      co_await tut::sleep(1s);
+      co_await q->push(item("one more"));
+      out.log.push_back(at("then a pop got " + shown(co_await q->pop())));
+    });
 
 }  // namespace
 
 TEST_CASE("pop cancelled while the queue is empty throws operation_aborted "
           "and takes no item",
           "[lesson06][task2]") {
-  auto c = compare([](auto s) { return cancel_a_pop(s); });
-  GRADE(c.actual.seen == c.expected.seen,
-        fmt::format("two pops waited on an empty queue, and the first was "
-                    "cancelled at 1 s (a cancellation signal bound to it). "
-                    "It {}; it should have {}: a cancelled pop took nothing, "
-                    "and says so as a cancellation",
-                    c.actual.seen.empty() ? "never ended" : c.actual.seen,
-                    c.expected.seen),
-        c.actual.run, c.expected.run);
-  expect_run_ends(c, "push and pop",
-                  fmt::format("After the cancelled pop, an item was pushed at "
-                              "2 s and another at 3 s: {}.",
-                              grade::list(c.actual.log)));
+  auto c = compare(cancel_a_pop);
+  expect_same_seen(c,
+                   "two pops waited on an empty queue, and the first was "
+                   "cancelled at 1 s (a cancellation signal bound to it). It "
+                   "{}; it should have {}: a cancelled pop took nothing, and "
+                   "says so as a cancellation",
+                   "never ended");
+  expect_run_ends_with_log(c, "push and pop",
+                           "After the cancelled pop, an item was pushed at "
+                           "2 s and another at 3 s: {}.");
   expect_same_log(c, "after the cancelled pop, items pushed at 2 s and 3 s "
                      "went to {}; expected {}");
 }
@@ -318,32 +326,27 @@ namespace {
 
 // A queue of 1 holds A; a push of B waits for room and is cancelled at
 // 1 s. Then A is popped, C pushed and popped.
-template <typename Queue>
-recorded cancel_a_push(side<Queue>) {
-  return record([](recorded& out) -> awaitable<void> {
-    auto ex = co_await asio::this_coro::executor;
-    auto q = std::make_shared<Queue>(ex, 1);
-    co_await q->push(item("A"));
-    out.seen = co_await cancelled_at(q->push(item("B")), 1s);
-    out.log.push_back(at(shown(co_await q->pop())));
-    co_await q->push(item("C"));
-    out.log.push_back(at(shown(co_await q->pop())));
-  });
-}
+constexpr auto cancel_a_push =
+    with_a_queue(1, [](auto q, recorded& out) -> awaitable<void> {
+      co_await q->push(item("A"));
+      out.seen = co_await cancelled_at(q->push(item("B")), 1s);
+      out.log.push_back(at(shown(co_await q->pop())));
+      co_await q->push(item("C"));
+      out.log.push_back(at(shown(co_await q->pop())));
+    });
 
 }  // namespace
 
 TEST_CASE("push cancelled while the queue is full throws operation_aborted, "
           "and its item never goes in",
           "[lesson06][task2]") {
-  auto c = compare([](auto s) { return cancel_a_push(s); });
+  auto c = compare(cancel_a_push);
   expect_same_seen(c, "a queue of capacity 1 held A; a push() of B waited "
                       "for room and was cancelled at 1 s. It {}; it should "
                       "have {}");
-  expect_run_ends(c, "push and pop",
-                  fmt::format("After the cancelled push, the queue gave {} "
-                              "and then nothing more.",
-                              grade::list(c.actual.log)));
+  expect_run_ends_with_log(c, "push and pop",
+                           "After the cancelled push, the queue gave {} and "
+                           "then nothing more.");
   expect_same_log(c, "after the cancelled push of B, two pops (with C pushed "
                      "between them) gave {}; expected {}: B never went in, "
                      "and nothing is lost or comes out twice");
@@ -353,29 +356,25 @@ TEST_CASE("push cancelled while the queue is full throws operation_aborted, "
 
 namespace {
 
-template <typename Queue>
-recorded close_then_drain(side<Queue>) {
-  return record([](recorded& out) -> awaitable<void> {
-    auto ex = co_await asio::this_coro::executor;
-    auto q = std::make_shared<Queue>(ex, 4);  // room for the end, too
-    for (auto name : {"a", "b", "c"}) co_await q->push(item(name));
-    co_await q->close();
-    for (int i = 0; i < 5; ++i) out.log.push_back(shown(co_await q->pop()));
-  });
-}
+// Three items and the end fill a queue of 4.
+constexpr auto close_then_drain =
+    with_a_queue(4, [](auto q, recorded& out) -> awaitable<void> {
+      for (auto name : {"a", "b", "c"}) co_await q->push(item(name));
+      co_await q->close();
+      for (int i = 0; i < 5; ++i) out.log.push_back(shown(co_await q->pop()));
+    });
 
 }  // namespace
 
 TEST_CASE("close lets every item already in the queue out before the end of "
           "the stream",
           "[lesson06][task3]") {
-  auto c = compare([](auto s) { return close_then_drain(s); });
-  expect_run_ends(c, "push, close and pop",
-                  fmt::format("Popped {} before the run stalled: after a, b "
-                              "and c were pushed and the queue closed, five "
-                              "pops should give the three items, then the "
-                              "end of the stream, and the end again.",
-                              grade::list(c.actual.log)));
+  auto c = compare(close_then_drain);
+  expect_run_ends_with_log(c, "push, close and pop",
+                           "Popped {} before the run stalled: after a, b and "
+                           "c were pushed and the queue closed, five pops "
+                           "should give the three items, then the end of the "
+                           "stream, and the end again.");
   auto ends = [](const std::vector<std::string>& log) {
     return std::count(log.begin(), log.end(), "<end>");
   };
@@ -408,27 +407,21 @@ awaitable<void> two_items_then_close(shared<Queue> q) {
   co_await q->close();
 }
 
-template <typename Queue>
-recorded three_consumers(side<Queue>) {
-  return record([](recorded& out) -> awaitable<void> {
-    auto ex = co_await asio::this_coro::executor;
-    auto q = std::make_shared<Queue>(ex, 2);
-    for (int i = 1; i <= 3; ++i) {
-      auto name = fmt::format("consumer {}", i);
-      co_spawn(ex, tut::traced(name, take_until_end(q, name, out.log)),
-               detached);
-    }
-    co_spawn(ex, tut::traced("producer", two_items_then_close(q)), detached);
-    co_return;
-  });
-}
+constexpr auto three_consumers =
+    with_a_queue(2, [](auto q, recorded& out) -> awaitable<void> {
+      for (int i = 1; i <= 3; ++i) {
+        auto name = fmt::format("consumer {}", i);
+        co_await start_task(name, take_until_end(q, name, out.log));
+      }
+      co_await start_task("producer", two_items_then_close(q));
+    });
 
 }  // namespace
 
 TEST_CASE("every consumer sees the end of the stream, also those already "
           "waiting",
           "[lesson06][task3]") {
-  auto c = compare([](auto s) { return three_consumers(s); });
+  auto c = compare(three_consumers);
   auto saw_end = [](const std::vector<std::string>& log) {
     return std::count_if(log.begin(), log.end(), [](const std::string& e) {
       return e.find("saw the end") != std::string::npos;
@@ -468,44 +461,36 @@ awaitable<void> slow_drain(shared<Queue> q, std::vector<std::string>& log) {
   }
 }
 
-template <typename Queue>
-recorded close_a_full_queue(side<Queue>) {
-  return record([](recorded& out) -> awaitable<void> {
-    auto ex = co_await asio::this_coro::executor;
-    auto q = std::make_shared<Queue>(ex, 2);
-    co_await q->push("a");
-    co_await q->push("b");
-    co_spawn(ex, tut::traced("consumer", slow_drain(q, out.log)), detached);
-    co_await tut::traced("close", q->close());
-    out.seen = at("close() returned");
-    try {
-      co_await q->push(item("late"));
-      out.seen += "; a push after close() went in";
-    } catch (const std::logic_error&) {
-      out.seen += "; a push after close() threw std::logic_error";
-    }
-  });
-}
+constexpr auto close_a_full_queue =
+    with_a_queue(2, [](auto q, recorded& out) -> awaitable<void> {
+      co_await q->push("a");
+      co_await q->push("b");
+      co_await start_task("consumer", slow_drain(q, out.log));
+      co_await tut::traced("close", q->close());
+      out.seen = at("close() returned");
+      try {
+        co_await q->push(item("late"));
+        out.seen += "; a push after close() went in";
+      } catch (const std::logic_error&) {
+        out.seen += "; a push after close() threw std::logic_error";
+      }
+    });
 
 }  // namespace
 
 TEST_CASE("close on a full queue waits for room; the end still comes after "
           "every item, and no push is taken after it",
           "[lesson06][task3]") {
-  auto c = compare([](auto s) { return close_a_full_queue(s); });
-  GRADE(c.actual.seen == c.expected.seen,
-        fmt::format("a queue of capacity 2 held a and b, and a consumer "
-                    "started taking one item a second at 1 s: {}; expected "
-                    "{}. close() puts the end of the stream behind the items, "
-                    "so on a full queue it waits for room",
-                    c.actual.seen.empty() ? "close() never returned"
-                                          : c.actual.seen,
-                    c.expected.seen),
-        c.actual.run, c.expected.run);
-  expect_run_ends(c, "close",
-                  fmt::format("The consumer got {} and then waited for more: "
-                              "the end of the stream never came out.",
-                              grade::list(c.actual.log)));
+  auto c = compare(close_a_full_queue);
+  expect_same_seen(c,
+                   "a queue of capacity 2 held a and b, and a consumer "
+                   "started taking one item a second at 1 s: {}; expected "
+                   "{}. close() puts the end of the stream behind the items, "
+                   "so on a full queue it waits for room",
+                   "close() never returned");
+  expect_run_ends_with_log(c, "close",
+                           "The consumer got {} and then waited for more: the "
+                           "end of the stream never came out.");
   expect_same_log(c, "the consumer got {}; expected {}");
 }
 
@@ -529,17 +514,13 @@ awaitable<void> join_at(shared<Queue> q, tut::clock::duration start) {
   co_await q->join();
 }
 
-template <typename Queue>
-recorded two_joiners(side<Queue>) {
-  return record([](recorded&) -> awaitable<void> {
-    auto ex = co_await asio::this_coro::executor;
-    auto q = std::make_shared<Queue>(ex, 5);
-    for (auto name : {"a", "b", "c"}) co_await q->push(item(name));
-    co_spawn(ex, tut::traced("consumer", handle_slowly(q, 3)), detached);
-    co_spawn(ex, tut::traced("join 1", join_at(q, 0s)), detached);
-    co_spawn(ex, tut::traced("join 2", join_at(q, 1500ms)), detached);
-  });
-}
+constexpr auto two_joiners =
+    with_a_queue(5, [](auto q, recorded&) -> awaitable<void> {
+      for (auto name : {"a", "b", "c"}) co_await q->push(item(name));
+      co_await start_task("consumer", handle_slowly(q, 3));
+      co_await start_task("join 1", join_at(q, 0s));
+      co_await start_task("join 2", join_at(q, 1500ms));
+    });
 
 std::string join_ending(const tut::trace& t, std::string_view name) {
   const auto* task = t.find(name);
@@ -560,7 +541,7 @@ std::string join_ending(const tut::trace& t, std::string_view name) {
 TEST_CASE("join waits until every item has been marked done, and wakes "
           "every task waiting in it",
           "[lesson06][task4]") {
-  auto c = compare([](auto s) { return two_joiners(s); });
+  auto c = compare(two_joiners);
   const auto& yt = c.actual.run.trace;
   const auto& rt = c.expected.run.trace;
   expect_run_ends(c, "join",
@@ -597,30 +578,28 @@ awaitable<void> finish_one_then_join(Queue& q, std::string row,
   log.push_back(at(returned));
 }
 
-template <typename Queue>
-recorded count_exactly(side<Queue>) {
-  return record([](recorded& out) -> awaitable<void> {
-    auto q = std::make_shared<Queue>(co_await asio::this_coro::executor, 2);
-    co_await tut::traced("join", q->join());
-    out.log.push_back(at("join with nothing pushed returned"));
-    co_await q->push(item("a"));
-    co_await finish_one_then_join(*q, "join again",
-                                  "join after one item done returned", out.log);
-    try {
-      q->task_done();
-      out.log.push_back("a second task_done() for one item was accepted");
-    } catch (const std::logic_error&) {
-      out.log.push_back("a second task_done() for one item threw logic_error");
-    }
-  });
-}
+constexpr auto count_exactly =
+    with_a_queue(2, [](auto q, recorded& out) -> awaitable<void> {
+      co_await tut::traced("join", q->join());
+      out.log.push_back(at("join with nothing pushed returned"));
+      co_await q->push(item("a"));
+      co_await finish_one_then_join(
+          *q, "join again", "join after one item done returned", out.log);
+      try {
+        q->task_done();
+        out.log.push_back("a second task_done() for one item was accepted");
+      } catch (const std::logic_error&) {
+        out.log.push_back(
+            "a second task_done() for one item threw logic_error");
+      }
+    });
 
 }  // namespace
 
 TEST_CASE("join returns at once when nothing is unfinished; one task_done "
           "too many throws",
           "[lesson06][task4]") {
-  auto c = compare([](auto s) { return count_exactly(s); });
+  auto c = compare(count_exactly);
   expect_run_ends(c, "join and task_done",
                   fmt::format("After {}, join() waited although no item was "
                               "unfinished.",
@@ -637,24 +616,22 @@ namespace {
 
 // One item unfinished; a join() is cancelled at 1 s. At 2 s the item is
 // popped and marked done, and a new join() returns at once.
-template <typename Queue>
-recorded cancel_a_join(side<Queue>) {
-  return record([](recorded& out) -> awaitable<void> {
-    auto q = std::make_shared<Queue>(co_await asio::this_coro::executor, 2);
-    co_await q->push(item("unfinished"));
-    out.seen = co_await cancelled_at(q->join(), 1s);
-    co_await tut::sleep(1s);
-    co_await finish_one_then_join(
-        *q, "join again", "join() after the item was done returned", out.log);
-  });
-}
+constexpr auto cancel_a_join =
+    with_a_queue(2, [](auto q, recorded& out) -> awaitable<void> {
+      co_await q->push(item("unfinished"));
+      out.seen = co_await cancelled_at(q->join(), 1s);
+      co_await tut::sleep(1s);
+      co_await finish_one_then_join(*q, "join again",
+                                    "join() after the item was done returned",
+                                    out.log);
+    });
 
 }  // namespace
 
 TEST_CASE("join cancelled while items are unfinished throws "
           "operation_aborted; a later join still works",
           "[lesson06][task4]") {
-  auto c = compare([](auto s) { return cancel_a_join(s); });
+  auto c = compare(cancel_a_join);
   expect_same_seen(c, "with one item unfinished, a join() was cancelled at "
                       "1 s (a cancellation signal bound to it). It {}; it "
                       "should have {}: returning says every item is done, "
@@ -669,24 +646,20 @@ namespace {
 
 // A queue of 1 holds A; a push of B is cancelled at 1 s. At 1.5 s A is
 // popped and marked done: join() has nothing left to wait for.
-template <typename Queue>
-recorded join_after_a_cancelled_push(side<Queue>) {
-  return record([](recorded& out) -> awaitable<void> {
-    auto ex = co_await asio::this_coro::executor;
-    auto q = std::make_shared<Queue>(ex, 1);
-    co_await q->push(item("A"));
-    out.seen = co_await cancelled_at(q->push(item("B")), 1s);
-    co_await tut::sleep(500ms);
-    co_await finish_one_then_join(*q, "join", "join() returned", out.log);
-  });
-}
+constexpr auto join_after_a_cancelled_push =
+    with_a_queue(1, [](auto q, recorded& out) -> awaitable<void> {
+      co_await q->push(item("A"));
+      out.seen = co_await cancelled_at(q->push(item("B")), 1s);
+      co_await tut::sleep(500ms);
+      co_await finish_one_then_join(*q, "join", "join() returned", out.log);
+    });
 
 }  // namespace
 
 TEST_CASE("a push that was cancelled is not waited for: join returns once "
           "the items that went in are done",
           "[lesson06][task4]") {
-  auto c = compare([](auto s) { return join_after_a_cancelled_push(s); });
+  auto c = compare(join_after_a_cancelled_push);
   expect_run_ends(c, "push and join",
                   fmt::format("A queue of capacity 1 held A; the push of B "
                               "was cancelled at 1 s ({}), and A was marked "
@@ -703,30 +676,25 @@ namespace {
 
 // Three items and the end in the queue; your consumer handles them (1 s
 // each) while the main task waits in join().
-template <typename Queue>
-recorded consume_while_joined(side<Queue>) {
-  return record([](recorded& out) -> awaitable<void> {
-    auto ex = co_await asio::this_coro::executor;
-    auto q = std::make_shared<Queue>(ex, 4);
-    for (auto name : {"a", "b", "c"}) co_await q->push(item(name));
-    co_await q->close();
-    co_spawn(ex, tut::traced("consumer", consumer(*q, out.log)), detached);
-    co_await tut::traced("join", q->join());
-    out.seen = at("join() returned");
-  });
-}
+constexpr auto consume_while_joined =
+    with_a_queue(4, [](auto q, recorded& out) -> awaitable<void> {
+      for (auto name : {"a", "b", "c"}) co_await q->push(item(name));
+      co_await q->close();
+      co_await start_task("consumer", consumer(*q, out.log));
+      co_await tut::traced("join", q->join());
+      out.seen = at("join() returned");
+    });
 
 }  // namespace
 
 TEST_CASE("consumer handles every item before marking it done: join "
           "returns when the work is over",
           "[lesson06][task5]") {
-  auto c = compare([](auto s) { return consume_while_joined(s); });
-  expect_run_ends(c, "consumer",
-                  fmt::format("Three items (1 s of handling each) and the end "
-                              "of the stream were in the queue; the consumer "
-                              "handled {}, and join() never returned.",
-                              grade::list(c.actual.log)));
+  auto c = compare(consume_while_joined);
+  expect_run_ends_with_log(c, "consumer",
+                           "Three items (1 s of handling each) and the end of "
+                           "the stream were in the queue; the consumer "
+                           "handled {}, and join() never returned.");
   expect_same_log(c, "the consumer's `handled` holds {}; expected {}");
   GRADE(c.actual.seen == c.expected.seen &&
             end_of(c.actual.run.trace, "consumer") ==
