@@ -19,10 +19,10 @@ namespace {
 
 // ---- Running a scenario on both sides --------------------------------------
 
-// Scenarios are templates over the semaphore type, so the same code runs
-// yours::async_semaphore and reference::async_semaphore; `hold` is found by
-// argument-dependent lookup in the matching namespace. The semaphore lives
-// in a shared_ptr that every task keeps, so it outlives all of them.
+// A scenario runs the same code on yours::async_semaphore and on
+// reference::async_semaphore; `hold` is found by argument-dependent lookup
+// in the matching namespace. The semaphore lives in a shared_ptr that every
+// task keeps, so it outlives all of them.
 template <typename Sem>
 using shared = std::shared_ptr<Sem>;
 
@@ -45,6 +45,20 @@ using compared = grade::compared<recorded>;
 constexpr grade::comparer<yours::async_semaphore,
                           reference::async_semaphore>
     compare{};
+
+// scenario(permits, body): a scenario for compare(). On virtual time it
+// runs `body(out, ex, sem)`, a coroutine, with the loop's executor and a
+// fresh semaphore of `permits` of the side's type (a shared<Sem>). A
+// scenario is a constant, so it needs no anonymous namespace of its own.
+template <typename Body>
+constexpr auto scenario(std::size_t permits, Body body) {
+  return [=]<typename Sem>(side<Sem>) {
+    return record([&](recorded& out) -> awaitable<void> {
+      auto ex = co_await asio::this_coro::executor;
+      co_await body(out, ex, std::make_shared<Sem>(permits));
+    });
+  };
+}
 
 // ---- Tasks on the timeline --------------------------------------------------
 
@@ -89,6 +103,13 @@ awaitable<void> take(shared<Sem> sem, std::string name,
                      std::vector<std::string>& got) {
   co_await sem->acquire();
   got.push_back(name);
+}
+
+// Reads waiting(), then available(), into out.readings.
+template <typename Sem>
+void read_waiting_and_available(recorded& out, const shared<Sem>& sem) {
+  out.readings.push_back(sem->waiting());
+  out.readings.push_back(sem->available());
 }
 
 // How a task cancelled while it waited came out, in words.
@@ -183,30 +204,23 @@ void expect_nobody_aborted(const compared& c, std::string_view except = "") {
 
 // ---- Task 1: take a free permit, give it back -------------------------------
 
-namespace {
-
 // Three acquire() in a row on a semaphore of 3, then three release().
-template <typename Sem>
-recorded take_and_give_back(side<Sem>) {
-  return record([](recorded& out) -> awaitable<void> {
-    Sem sem(3);
-    for (int i = 1; i <= 3; ++i) {
-      co_await tut::traced(fmt::format("acquire {}", i), sem.acquire());
-      out.readings.push_back(sem.available());
-    }
-    for (int i = 1; i <= 3; ++i) {
-      sem.release();
-      out.readings.push_back(sem.available());
-    }
-  });
-}
-
-}  // namespace
+constexpr auto take_and_give_back =
+    scenario(3, [](recorded& out, auto, auto sem) -> awaitable<void> {
+      for (int i = 1; i <= 3; ++i) {
+        co_await tut::traced(fmt::format("acquire {}", i), sem->acquire());
+        out.readings.push_back(sem->available());
+      }
+      for (int i = 1; i <= 3; ++i) {
+        sem->release();
+        out.readings.push_back(sem->available());
+      }
+    });
 
 TEST_CASE("a semaphore of 3 gives out three permits at once and takes them "
           "back",
           "[lesson05][task1]") {
-  auto c = compare([](auto s) { return take_and_give_back(s); });
+  auto c = compare(take_and_give_back);
   expect_run_ends(c, "acquire and release",
                   "An acquire() waited although the semaphore of 3 still had "
                   "a free permit: a free permit is taken at once.");
@@ -223,29 +237,21 @@ TEST_CASE("a semaphore of 3 gives out three permits at once and takes them "
 
 // ---- Task 2: wait in line; release hands the permit over --------------------
 
-namespace {
-
-template <typename Sem>
-recorded four_tasks_three_permits(side<Sem>) {
-  return record([](recorded& out) -> awaitable<void> {
-    auto ex = co_await asio::this_coro::executor;
-    auto sem = std::make_shared<Sem>(3);
-    for (int i = 1; i <= 4; ++i)
-      start_user(ex, sem, fmt::format("holder {}", i), 1s, out.order);
-    for (auto at : {500ms, 2000ms}) {
-      co_await tut::sleep(at);
-      out.readings.push_back(sem->available());
-      out.readings.push_back(sem->waiting());
-    }
-  });
-}
-
-}  // namespace
+constexpr auto four_tasks_three_permits =
+    scenario(3, [](recorded& out, auto ex, auto sem) -> awaitable<void> {
+      for (int i = 1; i <= 4; ++i)
+        start_user(ex, sem, fmt::format("holder {}", i), 1s, out.order);
+      for (auto at : {500ms, 2000ms}) {
+        co_await tut::sleep(at);
+        out.readings.push_back(sem->available());
+        out.readings.push_back(sem->waiting());
+      }
+    });
 
 TEST_CASE("a semaphore of 3 lets three tasks in; the fourth waits for a "
           "release",
           "[lesson05][task2]") {
-  auto c = compare([](auto s) { return four_tasks_three_permits(s); });
+  auto c = compare(four_tasks_three_permits);
   expect_nobody_aborted(c);
   const auto& yt = c.actual.run.trace;
   const auto& rt = c.expected.run.trace;
@@ -271,27 +277,19 @@ TEST_CASE("a semaphore of 3 lets three tasks in; the fourth waits for a "
                           "[{}]");
 }
 
-namespace {
-
-template <typename Sem>
-recorded newcomer_at_release(side<Sem>) {
-  return record([](recorded& out) -> awaitable<void> {
-    auto ex = co_await asio::this_coro::executor;
-    auto sem = std::make_shared<Sem>(1);
-    co_spawn(ex, greedy(sem, out.order), detached);
-    co_spawn(ex, arrive(sem, "A", 100ms, out.order), detached);
-    co_spawn(ex, arrive(sem, "B", 200ms, out.order), detached);
-    co_spawn(ex, arrive(sem, "C", 300ms, out.order), detached);
-    co_return;
-  });
-}
-
-}  // namespace
+constexpr auto newcomer_at_release =
+    scenario(1, [](recorded& out, auto ex, auto sem) -> awaitable<void> {
+      co_spawn(ex, greedy(sem, out.order), detached);
+      co_spawn(ex, arrive(sem, "A", 100ms, out.order), detached);
+      co_spawn(ex, arrive(sem, "B", 200ms, out.order), detached);
+      co_spawn(ex, arrive(sem, "C", 300ms, out.order), detached);
+      co_return;
+    });
 
 TEST_CASE("waiters are served first come, first served, even when the "
           "releasing task asks again at once",
           "[lesson05][task2]") {
-  auto c = compare([](auto s) { return newcomer_at_release(s); });
+  auto c = compare(newcomer_at_release);
   expect_nobody_aborted(c);
   expect_run_ends(c, "the five holders",
                   fmt::format("The permit went to {} before the run "
@@ -317,31 +315,23 @@ TEST_CASE("waiters are served first come, first served, even when the "
         c.actual.run, c.expected.run);
 }
 
-namespace {
-
 // Three tasks wait on a semaphore of 0; then one release, then two. The
 // readings: how many got through at 1, 2 and 3 s.
-template <typename Sem>
-recorded one_release_three_waiters(side<Sem>) {
-  return record([](recorded& out) -> awaitable<void> {
-    auto ex = co_await asio::this_coro::executor;
-    auto sem = std::make_shared<Sem>(0);
-    for (int i = 1; i <= 3; ++i) {
-      auto name = fmt::format("waiter {}", i);
-      co_spawn(ex, tut::traced(name, take(sem, name, out.order)), detached);
-    }
-    for (int releases : {0, 1, 2}) {
-      for (int i = 0; i < releases; ++i) sem->release();
-      co_await tut::sleep(1s);
-      out.readings.push_back(out.order.size());
-    }
-  });
-}
-
-}  // namespace
+constexpr auto one_release_three_waiters =
+    scenario(0, [](recorded& out, auto ex, auto sem) -> awaitable<void> {
+      for (int i = 1; i <= 3; ++i) {
+        auto name = fmt::format("waiter {}", i);
+        co_spawn(ex, tut::traced(name, take(sem, name, out.order)), detached);
+      }
+      for (int releases : {0, 1, 2}) {
+        for (int i = 0; i < releases; ++i) sem->release();
+        co_await tut::sleep(1s);
+        out.readings.push_back(out.order.size());
+      }
+    });
 
 TEST_CASE("one release wakes exactly one waiting task", "[lesson05][task2]") {
-  auto c = compare([](auto s) { return one_release_three_waiters(s); });
+  auto c = compare(one_release_three_waiters);
   expect_nobody_aborted(c);
   grade::expect_no_exception(c.actual.run, c.expected.run, "the three waiters");
   const auto& through = c.actual.readings;
@@ -380,31 +370,26 @@ awaitable<void> impatient(shared<Sem> sem, std::string& what) {
   }
 }
 
-template <typename Sem>
-recorded gives_up_after_1s(side<Sem>) {
-  return record([](recorded& out) -> awaitable<void> {
-    auto ex = co_await asio::this_coro::executor;
-    auto sem = std::make_shared<Sem>(1);
-    start_user(ex, sem, "holder", 2s, out.order);
-    co_spawn(ex, tut::traced("impatient", impatient(sem, out.seen)),
-             detached);
-    start_user(ex, sem, "patient", 1s, out.order);
-    for (auto at : {500ms, 1000ms, 2000ms}) {
-      co_await tut::sleep(at);
-      out.readings.push_back(sem->waiting());
-    }
-    out.readings.push_back(sem->available());
-  });
-}
-
 }  // namespace
+
+constexpr auto gives_up_after_1s =
+    scenario(1, [](recorded& out, auto ex, auto sem) -> awaitable<void> {
+      start_user(ex, sem, "holder", 2s, out.order);
+      co_spawn(ex, tut::traced("impatient", impatient(sem, out.seen)),
+               detached);
+      start_user(ex, sem, "patient", 1s, out.order);
+      for (auto at : {500ms, 1000ms, 2000ms}) {
+        co_await tut::sleep(at);
+        out.readings.push_back(sem->waiting());
+      }
+      out.readings.push_back(sem->available());
+    });
 
 TEST_CASE("a task that gives up waiting takes no permit and leaves the line",
           "[lesson05][task3]") {
-  auto c = compare([](auto s) { return gives_up_after_1s(s); });
+  auto c = compare(gives_up_after_1s);
   expect_nobody_aborted(c);
-  const auto& actual = c.actual;
-  const auto& expected = c.expected;
+  const auto& [actual, expected] = c;
   GRADE(actual.seen == expected.seen,
         fmt::format("'holder' kept the only permit until 2 s, and the task "
                     "waiting with `acquire() || tut::sleep(1s)` {}; it "
@@ -433,41 +418,32 @@ TEST_CASE("a task that gives up waiting takes no permit and leaves the line",
   expect_same_turns(c, "the permit went to {}; expected {}");
 }
 
-namespace {
-
 // 'second' waits for a permit as a task whose cancellation slot is bound to
 // a signal, and the signal is emitted at 1 s, while 'first' and 'third'
 // wait in line on both sides of it. The main task holds the only permit
 // until 1.5 s.
-template <typename Sem>
-recorded cancel_the_middle_waiter(side<Sem>) {
-  return record([](recorded& out) -> awaitable<void> {
-    auto ex = co_await asio::this_coro::executor;
-    auto sem = std::make_shared<Sem>(1);
-    co_await sem->acquire();
-    start_user(ex, sem, "first", 1s, out.order);
-    co_spawn(ex,
-             cancel_at(tut::traced("second", use(sem, "second", 1s, out.order)),
-                       1s, out.seen),
-             detached);
-    start_user(ex, sem, "third", 1s, out.order);
-    co_await tut::sleep(1500ms);
-    out.readings = {sem->waiting(), sem->available()};
-    sem->release();
-    co_await tut::sleep(3s);
-    out.readings.push_back(sem->waiting());
-    out.readings.push_back(sem->available());
-  });
-}
-
-}  // namespace
+constexpr auto cancel_the_middle_waiter =
+    scenario(1, [](recorded& out, auto ex, auto sem) -> awaitable<void> {
+      co_await sem->acquire();
+      start_user(ex, sem, "first", 1s, out.order);
+      co_spawn(ex,
+               cancel_at(tut::traced("second",
+                                     use(sem, "second", 1s, out.order)),
+                         1s, out.seen),
+               detached);
+      start_user(ex, sem, "third", 1s, out.order);
+      co_await tut::sleep(1500ms);
+      read_waiting_and_available(out, sem);
+      sem->release();
+      co_await tut::sleep(3s);
+      read_waiting_and_available(out, sem);
+    });
 
 TEST_CASE("acquire() cancelled while it waits throws operation_aborted, "
           "leaves the line and loses no permit",
           "[lesson05][task3]") {
-  auto c = compare([](auto s) { return cancel_the_middle_waiter(s); });
-  const auto& actual = c.actual;
-  const auto& expected = c.expected;
+  auto c = compare(cancel_the_middle_waiter);
+  const auto& [actual, expected] = c;
   GRADE(actual.seen == expected.seen,
         fmt::format("'second' waited in line between 'first' and 'third' "
                     "and was cancelled at 1 s (a cancellation signal bound "
@@ -504,39 +480,28 @@ TEST_CASE("acquire() cancelled while it waits throws operation_aborted, "
                        "both sides of the cancelled one keep their places");
 }
 
-namespace {
-
 // 'first' waits for the only permit; at 1 s the main task releases it,
 // which hands it to 'first', and in the same instant 'first' is cancelled
 // (a cancellation_signal), before it could run.
-template <typename Sem>
-recorded cancelled_as_it_is_handed_the_permit(side<Sem>) {
-  return record([](recorded& out) -> awaitable<void> {
-    auto ex = co_await asio::this_coro::executor;
-    auto sem = std::make_shared<Sem>(1);
-    co_await sem->acquire();
-    asio::cancellation_signal cancel_first;
-    co_spawn(ex, tut::traced("first", use(sem, "first", 1s, out.order)),
-             asio::bind_cancellation_slot(cancel_first.slot(), detached));
-    start_user(ex, sem, "second", 1s, out.order);
-    co_await tut::sleep(1s);
-    sem->release();
-    cancel_first.emit(asio::cancellation_type::terminal);
-    co_await tut::sleep(3s);
-    out.readings.push_back(sem->waiting());
-    out.readings.push_back(sem->available());
-  });
-}
-
-}  // namespace
+constexpr auto cancelled_as_it_is_handed_the_permit =
+    scenario(1, [](recorded& out, auto ex, auto sem) -> awaitable<void> {
+      co_await sem->acquire();
+      asio::cancellation_signal cancel_first;
+      co_spawn(ex, tut::traced("first", use(sem, "first", 1s, out.order)),
+               asio::bind_cancellation_slot(cancel_first.slot(), detached));
+      start_user(ex, sem, "second", 1s, out.order);
+      co_await tut::sleep(1s);
+      sem->release();
+      cancel_first.emit(asio::cancellation_type::terminal);
+      co_await tut::sleep(3s);
+      read_waiting_and_available(out, sem);
+    });
 
 TEST_CASE("a task cancelled just as release hands it the permit passes the "
           "permit on",
           "[lesson05][task3]") {
-  auto c = compare(
-      [](auto s) { return cancelled_as_it_is_handed_the_permit(s); });
-  const auto& actual = c.actual;
-  const auto& expected = c.expected;
+  auto c = compare(cancelled_as_it_is_handed_the_permit);
+  const auto& [actual, expected] = c;
   const auto* first = actual.run.trace.find("first");
   expect_run_ends(c, "the two tasks",
                   "'second' never got the permit. At 1 s release() handed "
@@ -585,29 +550,24 @@ awaitable<void> hold_a_while(shared<Sem> sem) {
   co_await tut::sleep(10s);
 }
 
-template <typename Sem>
-recorded permit_through_exception_and_cancellation(side<Sem>) {
-  return record([](recorded& out) -> awaitable<void> {
-    auto ex = co_await asio::this_coro::executor;
-    auto sem = std::make_shared<Sem>(1);
-    co_spawn(ex, tut::traced("failing", hold_then_fail(sem)), detached);
-    co_spawn(ex,
-             cancel_at(tut::traced("cancelled", hold_a_while(sem)), 1500ms,
-                       out.seen),
-             detached);
-    start_user(ex, sem, "next", 1s, out.order);
-    co_await tut::sleep(3s);
-    out.readings.push_back(sem->available());
-  });
-}
-
 }  // namespace
+
+constexpr auto permit_through_exception_and_cancellation =
+    scenario(1, [](recorded& out, auto ex, auto sem) -> awaitable<void> {
+      co_spawn(ex, tut::traced("failing", hold_then_fail(sem)), detached);
+      co_spawn(ex,
+               cancel_at(tut::traced("cancelled", hold_a_while(sem)), 1500ms,
+                         out.seen),
+               detached);
+      start_user(ex, sem, "next", 1s, out.order);
+      co_await tut::sleep(3s);
+      out.readings.push_back(sem->available());
+    });
 
 TEST_CASE("a permit goes back when its holder's scope ends, by an exception "
           "or a cancellation",
           "[lesson05][task4]") {
-  auto c = compare(
-      [](auto s) { return permit_through_exception_and_cancellation(s); });
+  auto c = compare(permit_through_exception_and_cancellation);
   // When each got the permit.
   auto grants = [](const tut::trace& t) {
     return std::vector<double>{granted_at(t, "failing"),
@@ -663,19 +623,16 @@ awaitable<void> juggle_permits(shared<Sem> sem,
   note();  // 2
 }
 
-template <typename Sem>
-recorded permits_released_once(side<Sem>) {
-  return record([](recorded& out) -> awaitable<void> {
-    auto sem = std::make_shared<Sem>(2);
-    co_await tut::traced("juggler", juggle_permits(sem, out.readings));
-  });
-}
-
 }  // namespace
+
+constexpr auto permits_released_once =
+    scenario(2, [](recorded& out, auto, auto sem) -> awaitable<void> {
+      co_await tut::traced("juggler", juggle_permits(sem, out.readings));
+    });
 
 TEST_CASE("a permit goes back exactly once: after release(), after a move",
           "[lesson05][task4]") {
-  auto c = compare([](auto s) { return permits_released_once(s); });
+  auto c = compare(permits_released_once);
   expect_run_ends(c, "hold()",
                   "hold() waited on a semaphore of 2 although a permit was "
                   "free.");
@@ -769,9 +726,7 @@ std::size_t started(const tut::trace& t) {
 
 TEST_CASE("100 fetches of 1 s through a limit of 10 take 10 s, 10 at a time",
           "[lesson05][task5]") {
-  auto actual = run_fetch_all(yours::fetch_all, 100, 10);
-  auto expected = run_fetch_all(reference::fetch_all, 100, 10);
-  grade::reference_runs(expected);
+  auto [actual, expected] = BOTH_SIDES(run_fetch_all, fetch_all, 100, 10);
   grade::expect_no_exception(actual, expected, "fetch_all");
   auto peak = actual.trace.peak_of("fetch u");
   auto want_peak = expected.trace.peak_of("fetch u");
@@ -796,9 +751,7 @@ TEST_CASE("100 fetches of 1 s through a limit of 10 take 10 s, 10 at a time",
 
 TEST_CASE("fetch_all returns every page in the order of the urls",
           "[lesson05][task5]") {
-  auto actual = run_fetch_all(yours::fetch_all, 12, 5);
-  auto expected = run_fetch_all(reference::fetch_all, 12, 5);
-  grade::reference_runs(expected);
+  auto [actual, expected] = BOTH_SIDES(run_fetch_all, fetch_all, 12, 5);
   grade::expect_no_exception(actual, expected, "fetch_all");
   GRADE(actual.value == expected.value,
         fmt::format("fetch_all of 12 urls returned pages in which {}: the "
@@ -811,9 +764,7 @@ TEST_CASE("fetches that throw give their permits back: the run does not "
           "stall",
           "[lesson05][task5]") {
   // u5, u10, ... u100 fail: 20 failures, twice the limit.
-  auto actual = run_fetch_all(yours::fetch_all, 100, 10, 5);
-  auto expected = run_fetch_all(reference::fetch_all, 100, 10, 5);
-  grade::reference_runs(expected);
+  auto [actual, expected] = BOTH_SIDES(run_fetch_all, fetch_all, 100, 10, 5);
   if (actual.threw<tut::deadlock_error>()) {
     auto failed = fetches(actual.trace, tut::outcome::failed);
     FAIL(grade::explain(
