@@ -32,6 +32,12 @@ namespace {
 double now_s() { return tut::seconds(tut::now().time_since_epoch()).count(); }
 std::string at(double t) { return t < 0 ? "never" : secs(t); }
 
+// Look number `i` of a run (-1: the last).
+template <typename Run>
+auto look_at(const Run& run, int i) {
+  return i < 0 ? run.looks.back() : run.looks.at(i);
+}
+
 // "1 connection", "3 connections".
 std::string count(long n, std::string_view one) {
   return fmt::format("{} {}{}", n, one, n == 1 ? "" : "s");
@@ -533,20 +539,30 @@ struct pool_run {
   std::vector<pool_look> looks;  // at the times asked for, then at the end
 };
 
-// Runs every user of `plans` against one pool of type `Pool`: `go(pool,
-// plan, seen, i, db)` is one user's coroutine. Looks at the pool at each of
-// `looks`, and once every user is done.
+// One pool scenario: what happens, in words; the pool's options; its
+// users; what is done to the database first (if anything); and when the
+// test looks at the pool.
+struct pool_scenario {
+  std::string story;
+  options pool;
+  std::vector<user_plan> plans;
+  std::function<void(fakedb::service&)> setup = nullptr;
+  std::vector<duration> looks = {};
+};
+
+// Runs every user of `s` against one pool of type `Pool`: `go(pool, plan,
+// seen, i, db)` is one user's coroutine. Looks at the pool at each of
+// `s.looks`, and once every user is done.
 template <typename Pool, typename Go>
-pool_run run_pool(const options& o, std::vector<user_plan> plans, Go go,
-                  std::function<void(fakedb::service&)> setup = nullptr,
-                  std::vector<duration> looks = {}) {
+pool_run run_pool(const pool_scenario& s, Go go) {
+  const auto& plans = s.plans;
   pool_run out;
   out.plans = plans;
   out.run = grade::run([&]() -> awaitable<void> {
     auto ex = co_await asio::this_coro::executor;
     fakedb::service db;  // connect 10 ms, query 20 ms, reset 2 ms
-    if (setup) setup(db);
-    auto pool = std::make_shared<Pool>(db, lesson_options<Pool>(o));
+    if (s.setup) s.setup(db);
+    auto pool = std::make_shared<Pool>(db, lesson_options<Pool>(s.pool));
     auto seen = std::make_shared<std::vector<user_seen>>(plans.size());
     auto left = std::make_shared<std::size_t>(plans.size());
     auto all_done =
@@ -560,7 +576,7 @@ pool_run run_pool(const options& o, std::vector<user_plan> plans, Go go,
       out.looks.push_back({now_s(), pool->in_use(), pool->idle(),
                            pool->waiting(), db.stats().open_now});
     };
-    for (auto t : looks) {
+    for (auto t : s.looks) {
       co_await harness::sleep_until(tut::clock::time_point(t));
       look();
     }
@@ -575,11 +591,8 @@ pool_run run_pool(const options& o, std::vector<user_plan> plans, Go go,
 
 // run_pool with each user through acquire() and release().
 template <typename Pool>
-pool_run borrowing(const options& o, std::vector<user_plan> plans,
-                   std::function<void(fakedb::service&)> setup = nullptr,
-                   std::vector<duration> looks = {}) {
-  return run_pool<Pool>(o, std::move(plans), borrow<Pool>, std::move(setup),
-                        std::move(looks));
+pool_run borrowing(const pool_scenario& s) {
+  return run_pool<Pool>(s, borrow<Pool>);
 }
 
 std::string user_words(const user_plan& p, const user_seen& s) {
@@ -634,9 +647,22 @@ void pool_basics(const pool_run& a, const pool_run& e, const options& o,
           a.run, e.run);
 }
 
+// One scenario through both sides' pools.
+struct pool_pair {
+  pool_run actual, expected;
+  std::string story;  // the scenario's, for messages
+};
+
+// `r`, checked for what every pool scenario must hold.
+pool_pair checked(pool_pair r, const options& o) {
+  pool_basics(r.actual, r.expected, o, r.story);
+  return r;
+}
+
 // Each user got what the reference's got, when it did.
-void same_users(const pool_run& a, const pool_run& e, std::string_view story,
-                std::string_view rule) {
+void same_users(const pool_pair& r, std::string_view rule) {
+  const auto& a = r.actual;
+  const auto& e = r.expected;
   for (std::size_t i = 0; i < a.plans.size(); ++i) {
     const auto& ya = a.users[i];
     const auto& ea = e.users[i];
@@ -646,7 +672,7 @@ void same_users(const pool_run& a, const pool_run& e, std::string_view story,
                 ya.done == ea.done && ya.release == ea.release &&
                 ya.ended == ea.ended;
     GRADE(same,
-          fmt::format("{}: {}{}; the reference: {}{}. {}", story,
+          fmt::format("{}: {}{}; the reference: {}{}. {}", r.story,
                       user_words(a.plans[i], ya),
                       ya.ended.empty() ? "" : "; with_connection " + ya.ended,
                       user_words(e.plans[i], ea),
@@ -673,36 +699,25 @@ std::string look_words(const pool_look& l) {
                      l.idle, l.waiting, l.open);
 }
 
-// One scenario through both sides' pools, each user through acquire() and
+// `s` through both sides' pools, each user through acquire() and
 // release(), checked for what every pool scenario must hold.
-struct pool_pair {
-  pool_run actual, expected;
-};
-
-pool_pair borrowing_both(const options& o, const std::vector<user_plan>& plans,
-                         std::string_view story,
-                         std::function<void(fakedb::service&)> setup = nullptr,
-                         std::vector<duration> looks = {}) {
-  pool_pair r{borrowing<yours::connection_pool>(o, plans, setup, looks),
-              borrowing<reference::connection_pool>(o, plans, setup, looks)};
-  pool_basics(r.actual, r.expected, o, story);
-  return r;
+pool_pair borrowing_both(const pool_scenario& s) {
+  return checked({borrowing<yours::connection_pool>(s),
+                  borrowing<reference::connection_pool>(s), s.story},
+                 s.pool);
 }
 
 // The pool's look number `i` (-1: the last, once every user was done) is
 // the reference's.
-void same_look(const pool_pair& r, int i, std::string_view story,
-               std::string_view when, std::string_view rule = "") {
-  auto pick = [i](const pool_run& run) {
-    return i < 0 ? run.looks.back() : run.looks.at(i);
-  };
-  auto a = pick(r.actual);
-  auto e = pick(r.expected);
+void same_look(const pool_pair& r, int i, std::string_view when,
+               std::string_view rule = "") {
+  auto a = look_at(r.actual, i);
+  auto e = look_at(r.expected, i);
   GRADE(a.in_use == e.in_use && a.idle == e.idle && a.waiting == e.waiting &&
             a.open == e.open,
-        fmt::format("{}: {}, your pool said {}; expected {}{}{}", story, when,
-                    look_words(a), look_words(e), rule.empty() ? "" : ". ",
-                    rule),
+        fmt::format("{}: {}, your pool said {}; expected {}{}{}", r.story,
+                    when, look_words(a), look_words(e),
+                    rule.empty() ? "" : ". ", rule),
         r.actual.run, r.expected.run);
 }
 
@@ -711,24 +726,24 @@ void same_look(const pool_pair& r, int i, std::string_view story,
 TEST_CASE("ten users of a pool of 3: never more than 3 connections, each "
           "used again, those in line served in the order they came",
           "[lesson12][task4]") {
-  std::vector<user_plan> plans;
+  pool_scenario s{"ten users, one a millisecond, each holding a connection "
+                  "for 100 ms, a pool of 3",
+                  {3, 10s, 100ms}, {}, nullptr, {50ms}};
   for (int i = 1; i <= 10; ++i)
-    plans.emplace_back(fmt::format("user {}", i), (i - 1) * 1ms, 100ms);
-  auto story = std::string("ten users, one a millisecond, each holding a "
-                           "connection for 100 ms, a pool of 3");
-  auto r = borrowing_both({3, 10s, 100ms}, plans, story, nullptr, {50ms});
+    s.plans.emplace_back(fmt::format("user {}", i), (i - 1) * 1ms, 100ms);
+  auto r = borrowing_both(s);
   auto ao = served_order(r.actual);
   auto eo = served_order(r.expected);
   GRADE(ao == eo,
         fmt::format("{}: the users got their connections in the order {}; "
                     "they asked in the order {}: those in line are served "
                     "first come, first served",
-                    story, grade::list(ao), grade::list(eo)),
+                    r.story, grade::list(ao), grade::list(eo)),
         r.actual.run, r.expected.run);
   GRADE(r.actual.db.opened == r.expected.db.opened,
         fmt::format("{}: the pool opened {}; it opens {} and hands them out "
                     "again",
-                    story, count(r.actual.db.opened, "connection"),
+                    r.story, count(r.actual.db.opened, "connection"),
                     r.expected.db.opened),
         r.actual.run, r.expected.run);
   GRADE(r.actual.db.resets == r.expected.db.resets,
@@ -736,48 +751,49 @@ TEST_CASE("ten users of a pool of 3: never more than 3 connections, each "
                     "resets its connection, and awaits the reset (a coroutine "
                     "that is not awaited never runs), before the connection "
                     "is idle again",
-                    story, count(r.actual.db.resets, "reset"),
+                    r.story, count(r.actual.db.resets, "reset"),
                     r.expected.db.resets),
         r.actual.run, r.expected.run);
-  same_users(r.actual, r.expected, story,
+  same_users(r,
              "A user in line gets a connection as soon as one is given back "
              "and reset");
-  same_look(r, 0, story, "at 50 ms");
-  same_look(r, -1, story, "once all were done");
+  same_look(r, 0, "at 50 ms");
+  same_look(r, -1, "once all were done");
 }
 
 TEST_CASE("one user after another: one connection serves them all, reset "
           "between them",
           "[lesson12][task4]") {
-  std::vector<user_plan> plans{{"first user", 0ms, 100ms},
-                               {"second user", 200ms, 100ms},
-                               {"third user", 400ms, 100ms}};
-  auto story = std::string("three users, one after the other, a pool of 2");
-  auto r = borrowing_both({2, 1s, 100ms}, plans, story);
+  auto r = borrowing_both({"three users, one after the other, a pool of 2",
+                           {2, 1s, 100ms},
+                           {{"first user", 0ms, 100ms},
+                            {"second user", 200ms, 100ms},
+                            {"third user", 400ms, 100ms}}});
   GRADE(r.actual.db.opened == r.expected.db.opened &&
             r.actual.db.resets == r.expected.db.resets,
         fmt::format("{}: the pool opened {} and the database did {}; one "
                     "connection, reset after each release and handed out "
                     "again, serves them all",
-                    story, count(r.actual.db.opened, "connection"),
+                    r.story, count(r.actual.db.opened, "connection"),
                     count(r.actual.db.resets, "reset")),
         r.actual.run, r.expected.run);
-  same_users(r.actual, r.expected, story, "");
-  same_look(r, -1, story, "at the end");
+  same_users(r, "");
+  same_look(r, -1, "at the end");
 }
 
 TEST_CASE("users in waves: however connections come and go, the pool never "
           "has more than its size",
           "[lesson12][task4]") {
-  std::vector<user_plan> plans{{"wave 1, user 1", 0ms, 100ms},
-                               {"wave 1, user 2", 0ms, 100ms},
-                               {"wave 2, user 1", 300ms, 100ms}};
+  pool_scenario s{"a pool of 2: two users at once, then one while both "
+                  "connections are idle, then five at once",
+                  {2, 1s, 100ms},
+                  {{"wave 1, user 1", 0ms, 100ms},
+                   {"wave 1, user 2", 0ms, 100ms},
+                   {"wave 2, user 1", 300ms, 100ms}}};
   for (int i = 1; i <= 5; ++i)
-    plans.emplace_back(fmt::format("wave 3, user {}", i), 600ms, 100ms);
-  auto story = std::string("a pool of 2: two users at once, then one while "
-                           "both connections are idle, then five at once");
-  auto r = borrowing_both({2, 1s, 100ms}, plans, story);
-  same_users(r.actual, r.expected, story,
+    s.plans.emplace_back(fmt::format("wave 3, user {}", i), 600ms, 100ms);
+  auto r = borrowing_both(s);
+  same_users(r,
              "Every connection handed out holds a place, idle or new: the "
              "places are what keeps the pool at its size");
 }
@@ -785,83 +801,85 @@ TEST_CASE("users in waves: however connections come and go, the pool never "
 TEST_CASE("a connection that broke is let go, never handed out again; its "
           "place goes to the next in line",
           "[lesson12][task5]") {
-  std::vector<user_plan> plans{user_plan("user A", 0ms, 100ms).breaking(),
-                               {"user B", 10ms, 100ms},
-                               {"user C", 400ms, 100ms}};
-  auto story = std::string("a pool of 1; user A's connection breaks at the "
-                           "end of its query, user B waits in line");
-  auto actual = borrowing<yours::connection_pool>({1, 1s, 100ms}, plans);
+  const pool_scenario s{"a pool of 1; user A's connection breaks at the end "
+                        "of its query, user B waits in line",
+                        {1, 1s, 100ms},
+                        {user_plan("user A", 0ms, 100ms).breaking(),
+                         {"user B", 10ms, 100ms},
+                         {"user C", 400ms, 100ms}}};
+  auto actual = borrowing<yours::connection_pool>(s);
   const auto& a = actual.users;
   if (actual.run.ok() && a[1].connection != 0 &&
       a[1].connection == a[0].connection)
     FAIL(fmt::format("{}: user B was handed connection {}, the one that broke "
                      "while user A had it ({}). A broken connection is let "
                      "go, never handed out again",
-                     story, a[1].connection, user_words(plans[1], a[1])));
-  auto r = borrowing_both({1, 1s, 100ms}, plans, story);
+                     s.story, a[1].connection, user_words(s.plans[1], a[1])));
+  auto r = borrowing_both(s);
   GRADE(r.actual.db.on_broken == 0,
         fmt::format("{}: the database saw {} queries or resets on a broken "
                     "connection ({}); a broken one is let go without a reset",
-                    story, r.actual.db.on_broken, everyone(r.actual)),
+                    r.story, r.actual.db.on_broken, everyone(r.actual)),
         r.actual.run, r.expected.run);
-  same_users(r.actual, r.expected, story,
+  same_users(r,
              "A broken connection frees its place: the next in line opens a "
              "new one");
   GRADE(r.actual.db.dropped == r.expected.db.dropped,
-        fmt::format("{}: the database saw {} let go; expected {}", story,
+        fmt::format("{}: the database saw {} let go; expected {}", r.story,
                     count(r.actual.db.dropped, "connection"),
                     r.expected.db.dropped),
         r.actual.run, r.expected.run);
-  same_look(r, -1, story, "at the end");
+  same_look(r, -1, "at the end");
 }
 
 TEST_CASE("a connection that cannot be opened: its error comes out, and its "
           "place is free again",
           "[lesson12][task5]") {
-  std::vector<user_plan> plans{{"user A", 0ms, 100ms}, {"user B", 20ms, 100ms}};
-  auto story = std::string("a pool of 1 whose first connect the database "
-                           "refuses; user B asks 20 ms later");
-  auto r = borrowing_both({1, 1s, 100ms}, plans, story,
-                          [](fakedb::service& db) { db.refuse_connects(1); });
-  same_users(r.actual, r.expected, story,
+  auto r = borrowing_both({"a pool of 1 whose first connect the database "
+                           "refuses; user B asks 20 ms later",
+                           {1, 1s, 100ms},
+                           {{"user A", 0ms, 100ms}, {"user B", 20ms, 100ms}},
+                           [](fakedb::service& db) { db.refuse_connects(1); }});
+  same_users(r,
              "The connect's error is acquire's, and the place it took is "
              "free again for the next user");
-  same_look(r, -1, story, "at the end");
+  same_look(r, -1, "at the end");
 }
 
 TEST_CASE("acquire waits at most acquire_timeout, then throws timed_out; "
           "who gave up has left the line",
           "[lesson12][task6]") {
-  std::vector<user_plan> plans{{"user A", 0ms, 1500ms},
-                               {"user B", 100ms, 100ms},
-                               {"user C", 800ms, 100ms}};
-  auto story = std::string("a pool of 1 held by user A for 1.5 s; users B "
-                           "and C ask at 100 and 800 ms; acquire_timeout 1 s");
-  auto r = borrowing_both({1, 1s, 100ms}, plans, story, nullptr, {1200ms});
-  same_users(r.actual, r.expected, story,
+  auto r = borrowing_both({"a pool of 1 held by user A for 1.5 s; users B "
+                           "and C ask at 100 and 800 ms; acquire_timeout 1 s",
+                           {1, 1s, 100ms},
+                           {{"user A", 0ms, 1500ms},
+                            {"user B", 100ms, 100ms},
+                            {"user C", 800ms, 100ms}},
+                           nullptr, {1200ms}});
+  same_users(r,
              "acquire waits acquire_timeout at most, then throws "
              "asio::system_error(asio::error::timed_out); who gave up is out "
              "of the line, and the connection A gives back goes to C");
-  same_look(r, 0, story, "at 1.2 s, after user B gave up",
+  same_look(r, 0, "at 1.2 s, after user B gave up",
             "User C waits in line; user A holds the one place");
 }
 
 TEST_CASE("acquire cancelled while it waits (bound signal): "
           "operation_aborted, out of the line, no place taken",
           "[lesson12][task6]") {
-  std::vector<user_plan> plans{
-      {"user A", 0ms, 500ms},
-      user_plan("user B", 100ms, 100ms).cancelled_after(100ms),
-      {"user C", 300ms, 100ms}};
-  auto story = std::string("a pool of 1 held by user A for 500 ms; user B's "
-                           "acquire is cancelled 100 ms after it asked; user "
-                           "C asks at 300 ms");
-  auto r = borrowing_both({1, 10s, 100ms}, plans, story, nullptr, {250ms});
+  auto r = borrowing_both(
+      {"a pool of 1 held by user A for 500 ms; user B's acquire is cancelled "
+       "100 ms after it asked; user C asks at 300 ms",
+       {1, 10s, 100ms},
+       {{"user A", 0ms, 500ms},
+        user_plan("user B", 100ms, 100ms).cancelled_after(100ms),
+        {"user C", 300ms, 100ms}},
+       nullptr, {250ms}});
   const auto& b = r.actual.users[1];
   GRADE(b.acquire == "was cancelled" && b.done == r.expected.users[1].done,
         fmt::format("{}: {}; cancelled while it waits, acquire should end "
                     "then, with operation_aborted{}",
-                    story, user_words(plans[1], b),
+                    r.story, user_words(r.actual.plans[1], b),
                     b.acquire.find("multiple_exceptions") != std::string::npos
                         ? ". `a || b` whose two sides were both cancelled "
                           "throws asio::multiple_exceptions: a side run with "
@@ -869,8 +887,8 @@ TEST_CASE("acquire cancelled while it waits (bound signal): "
                           "error as a value instead"
                         : ""),
         r.actual.run, r.expected.run);
-  same_look(r, 0, story, "at 250 ms, after the cancel");
-  same_users(r.actual, r.expected, story,
+  same_look(r, 0, "at 250 ms, after the cancel");
+  same_users(r,
              "A cancelled acquire leaves the line and takes nothing with it: "
              "the connection A gives back goes to C");
 }
@@ -878,19 +896,20 @@ TEST_CASE("acquire cancelled while it waits (bound signal): "
 TEST_CASE("acquire cancelled while it opens a connection: nothing is left "
           "open, and its place is free",
           "[lesson12][task6]") {
-  std::vector<user_plan> plans{
-      user_plan("user A", 0ms, 100ms).cancelled_after(5ms),
-      {"user B", 20ms, 100ms}};
-  auto story = std::string("a pool of 1; user A's acquire is cancelled 5 ms "
-                           "into its connect of 10 ms; user B asks at 20 ms");
-  auto r = borrowing_both({1, 1s, 100ms}, plans, story, nullptr, {6ms});
+  auto r = borrowing_both(
+      {"a pool of 1; user A's acquire is cancelled 5 ms into its connect of "
+       "10 ms; user B asks at 20 ms",
+       {1, 1s, 100ms},
+       {user_plan("user A", 0ms, 100ms).cancelled_after(5ms),
+        {"user B", 20ms, 100ms}},
+       nullptr, {6ms}});
   GRADE(r.actual.users[0].acquire == "was cancelled",
         fmt::format("{}: {}; cancelled while it connects, acquire should end "
                     "then, with operation_aborted",
-                    story, user_words(plans[0], r.actual.users[0])),
+                    r.story, user_words(r.actual.plans[0], r.actual.users[0])),
         r.actual.run, r.expected.run);
-  same_look(r, 0, story, "at 6 ms, after the cancel");
-  same_users(r.actual, r.expected, story,
+  same_look(r, 0, "at 6 ms, after the cancel");
+  same_users(r,
              "The place user A took is free again: user B opens a connection "
              "at once");
 }
@@ -943,35 +962,18 @@ awaitable<void> through(With with, std::shared_ptr<Pool> pool, user_plan plan,
 }
 
 template <typename Pool, typename With>
-pool_run with_users(With with, const options& o, std::vector<user_plan> plans,
-                    std::function<void(fakedb::service&)> setup = nullptr) {
+pool_run with_users(With with, const pool_scenario& s) {
   return run_pool<Pool>(
-      o, std::move(plans),
-      [with](std::shared_ptr<Pool> p, user_plan plan, users s, std::size_t i,
-             fakedb::service db) {
-        return through(with, std::move(p), std::move(plan), std::move(s), i,
-                       db);
-      },
-      std::move(setup));
-}
-
-// One scenario through both sides' with_connection, checked for what
-// every pool scenario must hold.
-pool_pair with_both(const options& o, const std::vector<user_plan>& plans,
-                    std::string_view story,
-                    std::function<void(fakedb::service&)> setup = nullptr) {
-  pool_pair r{with_users<yours::connection_pool>(yours::with_connection, o,
-                                                 plans, setup),
-              with_users<reference::connection_pool>(
-                  reference::with_connection, o, plans, setup)};
-  pool_basics(r.actual, r.expected, o, story);
-  return r;
+      s, [with](std::shared_ptr<Pool> p, user_plan plan, users seen,
+                std::size_t i, fakedb::service db) {
+        return through(with, std::move(p), std::move(plan), std::move(seen),
+                       i, db);
+      });
 }
 
 // The first user's with_connection ended as the reference's did, and at
 // that moment its connection was back (or let go), as the reference's was.
-void first_returned(const pool_pair& r, std::string_view story,
-                    std::string_view rule) {
+void first_returned(const pool_pair& r, std::string_view rule) {
   const auto& a = r.actual.users[0];
   const auto& e = r.expected.users[0];
   GRADE(a.in_use_after == e.in_use_after && a.idle_after == e.idle_after &&
@@ -980,14 +982,28 @@ void first_returned(const pool_pair& r, std::string_view story,
                     "in_use() {} and idle() {}, and the database had done {}; "
                     "expected {}, {} and {}: the connection is back in the "
                     "pool (or let go) before with_connection returns",
-                    story, a.in_use_after, a.idle_after,
+                    r.story, a.in_use_after, a.idle_after,
                     count(a.resets_after, "reset"), e.in_use_after,
                     e.idle_after, e.resets_after),
         r.actual.run, r.expected.run);
   GRADE(a.ended == e.ended,
-        fmt::format("{}: with_connection {}; the reference's {}. {}", story,
-                    a.ended, e.ended, rule),
+        fmt::format("{}: with_connection {}; the reference's {}. {}",
+                    r.story, a.ended, e.ended, rule),
         r.actual.run, r.expected.run);
+}
+
+// `s` through both sides' with_connection, checked for what every pool
+// scenario must hold, then for how the first user's with_connection
+// ended (`rule` says how it should).
+pool_pair with_both(const pool_scenario& s, std::string_view rule) {
+  auto r = checked({with_users<yours::connection_pool>(yours::with_connection,
+                                                       s),
+                    with_users<reference::connection_pool>(
+                        reference::with_connection, s),
+                    s.story},
+                   s.pool);
+  first_returned(r, rule);
+  return r;
 }
 
 }  // namespace
@@ -995,45 +1011,39 @@ void first_returned(const pool_pair& r, std::string_view story,
 TEST_CASE("with_connection: the connection is back in the pool, reset, when "
           "it returns",
           "[lesson12][task7]") {
-  std::vector<user_plan> plans{{"user A", 0ms, 100ms},
-                               {"user B", 300ms, 100ms}};
-  auto story = std::string("user A queries for 100 ms through with_connection, "
-                           "user B comes at 300 ms");
-  auto r = with_both({2, 1s, 100ms}, plans, story);
-  first_returned(r, story,
-                 "with_connection acquires, runs use, then gives the "
-                 "connection back");
-  same_users(r.actual, r.expected, story,
-             "User B gets the connection user A gave back");
+  auto r = with_both({"user A queries for 100 ms through with_connection, "
+                      "user B comes at 300 ms",
+                      {2, 1s, 100ms},
+                      {{"user A", 0ms, 100ms}, {"user B", 300ms, 100ms}}},
+                     "with_connection acquires, runs use, then gives the "
+                     "connection back");
+  same_users(r, "User B gets the connection user A gave back");
 }
 
 TEST_CASE("with_connection: a use that throws: its error comes out, once the "
           "connection is back",
           "[lesson12][task7]") {
-  std::vector<user_plan> plans{user_plan("user A", 0ms, 100ms).failing(),
-                               {"user B", 300ms, 100ms}};
-  auto story = std::string("user A's query is refused (fakedb::query_error) "
-                           "after 100 ms");
-  auto r = with_both({1, 1s, 100ms}, plans, story);
-  first_returned(r, story,
-                 "What use threw comes out of with_connection, after the "
-                 "connection is back in the pool");
-  same_users(r.actual, r.expected, story, "");
+  auto r = with_both({"user A's query is refused (fakedb::query_error) "
+                      "after 100 ms",
+                      {1, 1s, 100ms},
+                      {user_plan("user A", 0ms, 100ms).failing(),
+                       {"user B", 300ms, 100ms}}},
+                     "What use threw comes out of with_connection, after the "
+                     "connection is back in the pool");
+  same_users(r, "");
 }
 
 TEST_CASE("with_connection cancelled mid-query (bound signal): the "
           "interrupted connection is let go, and it ends as cancelled",
           "[lesson12][task7]") {
-  std::vector<user_plan> plans{
-      user_plan("user A", 0ms, 100ms).cancelled_after(50ms),
-      {"user B", 200ms, 100ms}};
-  auto story = std::string("user A's with_connection is cancelled 40 ms into "
-                           "its query of 100 ms");
-  auto r = with_both({1, 1s, 100ms}, plans, story);
-  first_returned(r, story,
-                 "The cancellation comes out as itself, once the connection "
-                 "is dealt with");
-  same_users(r.actual, r.expected, story,
+  auto r = with_both(
+      {"user A's with_connection is cancelled 40 ms into its query of 100 ms",
+       {1, 1s, 100ms},
+       {user_plan("user A", 0ms, 100ms).cancelled_after(50ms),
+        {"user B", 200ms, 100ms}}},
+      "The cancellation comes out as itself, once the connection is dealt "
+      "with");
+  same_users(r,
              "A query cut off half way breaks its connection: the pool lets "
              "it go, and user B gets a new one");
 }
@@ -1041,19 +1051,19 @@ TEST_CASE("with_connection cancelled mid-query (bound signal): the "
 TEST_CASE("with_connection: a reset that hangs is cut off after "
           "release_timeout; the connection is let go, its place freed",
           "[lesson12][task7]") {
-  std::vector<user_plan> plans{{"user A", 0ms, 100ms}};
-  auto story = std::string("user A queries for 100 ms; the reset that follows "
-                           "hangs; release_timeout 100 ms");
-  auto r = with_both({1, 1s, 100ms}, plans, story,
-                     [](fakedb::service& db) { db.hang_resets(true); });
-  first_returned(r, story,
-                 "The release has release_timeout; past it, it is cancelled "
-                 "and timed_out comes out");
+  auto r = with_both(
+      {"user A queries for 100 ms; the reset that follows hangs; "
+       "release_timeout 100 ms",
+       {1, 1s, 100ms},
+       {{"user A", 0ms, 100ms}},
+       [](fakedb::service& db) { db.hang_resets(true); }},
+      "The release has release_timeout; past it, it is cancelled and "
+      "timed_out comes out");
   GRADE(r.actual.db.interrupted == r.expected.db.interrupted &&
             r.actual.db.dropped == r.expected.db.dropped,
         fmt::format("{}: the database saw {} cut off and {} let go; "
                     "expected {} and {}",
-                    story, count(r.actual.db.interrupted, "operation"),
+                    r.story, count(r.actual.db.interrupted, "operation"),
                     count(r.actual.db.dropped, "connection"),
                     r.expected.db.interrupted, r.expected.db.dropped),
         r.actual.run, r.expected.run);
@@ -1247,6 +1257,40 @@ bool same_look(const app_look& a, const app_look& e) {
          a.in_use == e.in_use && a.idle == e.idle && a.overlapping == 0;
 }
 
+// The replies to `asked` are the reference's; `more` goes at the end of
+// the message.
+void same_replies(const app_pair& r, std::string_view story,
+                  const std::vector<std::string>& asked,
+                  std::string_view more = "") {
+  GRADE(same_statuses(r.actual, r.expected),
+        fmt::format("{}: {}; the reference: {}{}", story,
+                    replies_words(r.actual, asked),
+                    replies_words(r.expected, asked), more),
+        r.actual.run, r.expected.run);
+}
+
+// The look number `i` (-1: the last) is the reference's.
+void same_look(const app_pair& r, int i, std::string_view story,
+               std::string_view rule = "") {
+  auto a = look_at(r.actual, i);
+  auto e = look_at(r.expected, i);
+  GRADE(same_look(a, e),
+        fmt::format("{}: {}, {}; expected {}{}{}", story, a.when,
+                    look_words(a), look_words(e), rule.empty() ? "" : ". ",
+                    rule),
+        r.actual.run, r.expected.run);
+}
+
+// After each request, the database and the pool were as the reference's.
+void same_looks(const app_pair& r, std::string_view story) {
+  for (std::size_t i = 0; i < r.actual.looks.size(); ++i)
+    GRADE(same_look(r.actual.looks[i], r.expected.looks[i]),
+          fmt::format("{}: {}, {}; expected: {}", story, r.actual.looks[i].when,
+                      look_words(r.actual.looks[i]),
+                      look_words(r.expected.looks[i])),
+          r.actual.run, r.expected.run);
+}
+
 }  // namespace
 
 TEST_CASE("GET /items/7 runs with a connection from the pool; after the "
@@ -1255,23 +1299,14 @@ TEST_CASE("GET /items/7 runs with a connection from the pool; after the "
   std::vector<std::string> asked{"/items/7", "/items/8"};
   auto r = on_app({2, 200ms, 100ms}, in_turn(asked));
   auto story = "two requests in turn, a pool of 2";
-  GRADE(same_statuses(r.actual, r.expected),
-        fmt::format("{}: {}; the reference: {}", story,
-                    replies_words(r.actual, asked),
-                    replies_words(r.expected, asked)),
-        r.actual.run, r.expected.run);
+  same_replies(r, story, asked);
   const auto& second = r.actual.replies.back().answer.body;
   GRADE(second.find(R"("connection": 1)") != std::string::npos,
         fmt::format("{}: the second request ran on another connection ({}): "
                     "the first one was not back in the pool",
                     story, second),
         r.actual.run, r.expected.run);
-  for (std::size_t i = 0; i < r.actual.looks.size(); ++i)
-    GRADE(same_look(r.actual.looks[i], r.expected.looks[i]),
-          fmt::format("{}: {}, {}; expected: {}", story, r.actual.looks[i].when,
-                      look_words(r.actual.looks[i]),
-                      look_words(r.expected.looks[i])),
-          r.actual.run, r.expected.run);
+  same_looks(r, story);
 }
 
 namespace {
@@ -1351,26 +1386,17 @@ TEST_CASE("the connection is held until the reply has gone out, and "
                     replies_words(r.actual, {"/export?kb=1024"}),
                     replies_words(r.expected, {"/export?kb=1024"})),
         r.actual.run, r.expected.run);
-  const auto& during = r.actual.looks.front();
   if (r.expected.looks.front().in_use != 1) {
     // The kernel took the whole reply at once: this machine's socket
     // buffers are too large for the scenario to tell when it was written.
     WARN("the reply went out before the client read it: not graded here");
     return;
   }
-  GRADE(same_look(during, r.expected.looks.front()),
-        fmt::format("{}: {}, {}; expected {}. The code after yield runs once "
-                    "the reply has gone out (door 3, ctx.on_finish), not when "
-                    "the endpoint returns: the reply may still need what it "
-                    "holds",
-                    story, during.when, look_words(during),
-                    look_words(r.expected.looks.front())),
-        r.actual.run, r.expected.run);
-  const auto& after = r.actual.looks.back();
-  GRADE(same_look(after, r.expected.looks.back()),
-        fmt::format("{}: {}, {}; expected {}", story, after.when,
-                    look_words(after), look_words(r.expected.looks.back())),
-        r.actual.run, r.expected.run);
+  same_look(r, 0, story,
+            "The code after yield runs once the reply has gone out (door 3, "
+            "ctx.on_finish), not when the endpoint returns: the reply may "
+            "still need what it holds");
+  same_look(r, -1, story);
 }
 
 TEST_CASE("a handler that throws gets 500, and its connection is released "
@@ -1380,17 +1406,8 @@ TEST_CASE("a handler that throws gets 500, and its connection is released "
   auto r = on_app({1, 150ms, 100ms}, in_turn(asked));
   auto story = "a pool of 1: GET /fail (the query is refused), /items/7, "
                "/crash (the connection breaks), /items/8, in turn";
-  GRADE(same_statuses(r.actual, r.expected),
-        fmt::format("{}: {}; the reference: {}. With yours, {}", story,
-                    replies_words(r.actual, asked),
-                    replies_words(r.expected, asked), looks_words(r.actual)),
-        r.actual.run, r.expected.run);
-  for (std::size_t i = 0; i < r.actual.looks.size(); ++i)
-    GRADE(same_look(r.actual.looks[i], r.expected.looks[i]),
-          fmt::format("{}: {}, {}; expected: {}", story, r.actual.looks[i].when,
-                      look_words(r.actual.looks[i]),
-                      look_words(r.expected.looks[i])),
-          r.actual.run, r.expected.run);
+  same_replies(r, story, asked, ". With yours, " + looks_words(r.actual));
+  same_looks(r, story);
 }
 
 TEST_CASE("a client that goes away before its reply: the connection is "
@@ -1414,18 +1431,10 @@ TEST_CASE("a client that goes away before its reply: the connection is "
   auto r = on_app({1, 150ms, 100ms}, gone);
   auto story = "a pool of 1: a client asks GET /slow?ms=80 and hangs up 20 ms "
                "later; then GET /items/3";
-  const auto& first = r.actual.looks.front();
-  GRADE(same_look(first, r.expected.looks.front()),
-        fmt::format("{}: {}, {}; expected {}. The cleanup runs however the "
-                    "request ended, also when the client went away",
-                    story, first.when, look_words(first),
-                    look_words(r.expected.looks.front())),
-        r.actual.run, r.expected.run);
-  GRADE(same_statuses(r.actual, r.expected),
-        fmt::format("{}: {}; the reference: {}", story,
-                    replies_words(r.actual, {"/items/3"}),
-                    replies_words(r.expected, {"/items/3"})),
-        r.actual.run, r.expected.run);
+  same_look(r, 0, story,
+            "The cleanup runs however the request ended, also when the client "
+            "went away");
+  same_replies(r, story, {"/items/3"});
 }
 
 TEST_CASE("no connection free within acquire_timeout: 503 at once after it, "
