@@ -8,7 +8,7 @@ Prints what the library saw, a line per fact ("key: value", the value in
 JSON), which the test compares with what it expects. Scenarios:
   echo      text, binary, 60 kB, a ping of its own, then a clean close (1000)
   chat      three clients in the room; each message reaches all three
-  idle      sits 0.6 s while the server pings (the library answers), then echo
+  idle      sits 0.2 s while the server pings (the library answers), then echo
   shutdown  two clients print "ready" and wait: the test sends SIGTERM to the
             server, and each reports the close code it got
 When the library is missing it prints "missing: ..." and exits 3.
@@ -75,7 +75,7 @@ async def chat(base):
 
 async def idle(base):
     async with connect(base + "/echo") as ws:
-        await asyncio.sleep(0.6)
+        await asyncio.sleep(0.2)
         text = "still here after the server's pings"
         await ws.send(text)
         ok = (await recv(ws)) == text
