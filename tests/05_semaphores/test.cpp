@@ -52,12 +52,10 @@ constexpr grade::comparer<yours::async_semaphore,
 // scenario is a constant, so it needs no anonymous namespace of its own.
 template <typename Body>
 constexpr auto scenario(std::size_t permits, Body body) {
-  return [=]<typename Sem>(side<Sem>) {
-    return record([&](recorded& out) -> awaitable<void> {
-      auto ex = co_await asio::this_coro::executor;
-      co_await body(out, ex, std::make_shared<Sem>(permits));
-    });
+  auto semaphore = [permits]<typename Sem>(side<Sem>, const auto&) {
+    return std::make_shared<Sem>(permits);
   };
+  return record.fresh(semaphore, body);
 }
 
 // ---- Tasks on the timeline --------------------------------------------------

@@ -47,12 +47,12 @@ constexpr grade::comparer<yours::async_queue, reference::async_queue>
 // side's type with room for `capacity` items.
 template <typename Body>
 constexpr auto with_a_queue(std::size_t capacity, Body body) {
-  return [=]<typename Queue>(side<Queue>) {
-    return record([&](recorded& out) -> awaitable<void> {
-      auto ex = co_await asio::this_coro::executor;
-      co_await body(std::make_shared<Queue>(ex, capacity), out);
-    });
+  auto queue = [capacity]<typename Queue>(side<Queue>, const auto& ex) {
+    return std::make_shared<Queue>(ex, capacity);
   };
+  return record.fresh(queue, [body](recorded& out, const auto&, auto q) {
+    return body(std::move(q), out);
+  });
 }
 
 // Starts `work` beside the caller, as the row `name` on the timeline.

@@ -40,6 +40,20 @@ struct recorder {
     out.run = grade::run([&]() -> asio::awaitable<void> { co_await body(out); });
     return out;
   }
+
+  // `record.fresh(make, body)`: a scenario for compare() on a fresh object
+  // of each side's type. It records `body(out, ex, obj)`, a coroutine, where
+  // `ex` is the loop's executor and `obj = make(side<T>{}, ex)`, a
+  // shared_ptr that every task keeps, so that it outlives them all.
+  template <typename Make, typename Body>
+  constexpr auto fresh(Make make, Body body) const {
+    return [=, record = *this]<typename T>(side<T> s) {
+      return record([&](Recorded& out) -> asio::awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        co_await body(out, ex, make(s, ex));
+      });
+    };
+  }
 };
 
 template <typename Recorded>
