@@ -5,6 +5,7 @@
 // how many times the loop's lag monitor ticked while the work held its
 // thread (none at all means the work held the loop).
 #include "sides.hpp"
+#include "httplib_start.hpp"
 #include "real_time.hpp"
 
 #include <httplib.h>
@@ -203,10 +204,12 @@ public:
     });
     port_ = server_.bind_to_any_port("127.0.0.1");
     if (port_ < 0) throw std::runtime_error("cannot listen on 127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    // stop() only works once the server runs.
-    for (int i = 0; i < 2000 && !server_.is_running(); ++i)
-      std::this_thread::sleep_for(1ms);
+    if (!grade::start_listening(server_, thread_,
+                                CPPHTTPLIB_THREAD_POOL_COUNT)) {
+      server_.stop();
+      thread_.join();
+      throw std::runtime_error("the slow upstream did not start within 2 s");
+    }
   }
   ~upstream() {
     server_.stop();

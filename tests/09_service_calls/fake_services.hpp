@@ -8,6 +8,7 @@
 #pragma once
 
 #include "grading.hpp"
+#include "httplib_start.hpp"
 
 #include <httplib.h>
 
@@ -113,7 +114,6 @@ public:
     // The client may close a connection (a timeout) while we still write
     // to it: that must be EPIPE, not a SIGPIPE that kills the tests.
     std::signal(SIGPIPE, SIG_IGN);
-    server_.new_task_queue = [] { return new httplib::ThreadPool(12); };
     server_.set_keep_alive_max_count(1000);
     server_.set_keep_alive_timeout(1);
     // Headers and body go out in two writes: without TCP_NODELAY the
@@ -124,11 +124,7 @@ public:
     if (port_ < 0)
       throw std::runtime_error("the fake " + name_ +
                                " service cannot listen on 127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    // stop() only works once the server runs: 2 s for it to start.
-    for (int i = 0; i < 2000 && !server_.is_running(); ++i)
-      std::this_thread::sleep_for(ms(1));
-    if (!server_.is_running()) {
+    if (!grade::start_listening(server_, thread_, 12)) {
       server_.stop();
       thread_.join();
       throw std::runtime_error("the fake " + name_ +
