@@ -1280,7 +1280,7 @@ TEST_CASE("after the server's close frame the session waits for the "
                     "expected the close frame",
                     list_of(actual.seen)),
         actual.run, expected.run);
-  GRADE(actual.session.ended && actual.ended_after_ms > 100 && actual.ended_after_ms < 500,
+  GRADE(actual.session.ended && actual.ended_after_ms > 110 && actual.ended_after_ms < 300,
         fmt::format("the server closed (1001) and the client never answered; "
                     "run_session {}; expected it to end close_timeout (150 ms) "
                     "after the close: it waits that long for the client's "
