@@ -332,15 +332,15 @@ writer_outcome write_frames(task_fn writer) {
   });
 }
 
-// The writer starts with nothing to write; a frame comes 50 ms later,
+// The writer starts with nothing to write; a frame comes 150 ms later,
 // then the close.
 writer_outcome wait_for_frames(task_fn writer) {
   linked_holder l;
   return writer_run(l, [&](session& s, writer_outcome& o) -> awaitable<std::shared_ptr<task_end>> {
     auto w = co_await start_writer(writer, s, *l->client);
-    co_await tut::sleep(50ms);
+    co_await tut::sleep(150ms);
     o.ended_early = w->ended;
-    queue(s, ws::opcode::text, "sent after the writer had waited 50 ms");
+    queue(s, ws::opcode::text, "sent after the writer had waited 150 ms");
     o.seen = co_await frames(*l->client, 1);
     wsapp::close(s, ws::code::going_away, last_words);
     auto rest = co_await l->client->until_close(1s);
@@ -409,14 +409,14 @@ TEST_CASE("the writer waits for the next frame, and ends with the outbox",
   auto [actual, expected] = BOTH_SIDES(wait_for_frames, writer);
   grade::expect_no_exception(actual, expected, "the scenario");
   GRADE(!actual.ended_early,
-        fmt::format("with nothing queued yet, {} within 50 ms: it should wait "
+        fmt::format("with nothing queued yet, {} within 150 ms: it should wait "
                     "for the next frame (the outbox's async_receive)",
                     writer_end(actual.writer)),
         actual.run, expected.run);
-  std::vector<got> want{text("sent after the writer had waited 50 ms"),
+  std::vector<got> want{text("sent after the writer had waited 150 ms"),
                         close_frame(ws::code::going_away)};
   GRADE(same(actual.seen, want),
-        fmt::format("a frame queued after 50 ms, then close(): the client read "
+        fmt::format("a frame queued after 150 ms, then close(): the client read "
                     "{}; expected {}",
                     list_of(actual.seen), list_of(want)),
         actual.run, expected.run);
