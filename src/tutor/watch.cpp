@@ -148,7 +148,7 @@ private:
   awaitable<void> saves() {
     // (No co_await inside a loop's condition: g++ 12 miscompiles it.)
     for (;;) {
-      bool saved = co_await files_.next_save(80ms);
+      bool saved = co_await files_.next_save(10ms, 80ms);
       if (!saved || quitting_) co_return;
       // Saving without a change (or a write in progress) changes nothing.
       if (read_all(c_.proj().exercise(current())) != last_graded_) request_grade();

@@ -113,29 +113,42 @@ void file_watcher::close() {
   }
 }
 
-asio::awaitable<bool> file_watcher::next_save(std::chrono::milliseconds quiet) {
+// What a batch of events says of the file: nothing (none was about it),
+// written (a write is still going on: it was created or modified), or
+// saved (the last one about it closed a write or renamed a new file over
+// it, so its contents are whole).
+file_watcher::seen file_watcher::scan(const char* buf, std::size_t n) const {
+  seen s = seen::nothing;
+  for (std::size_t off = 0; off < n;) {
+    auto* e = reinterpret_cast<const inotify_event*>(buf + off);
+    if (e->len && std::string_view(e->name) == name_)
+      s = e->mask & (IN_CLOSE_WRITE | IN_MOVED_TO) ? seen::saved : seen::written;
+    off += sizeof(inotify_event) + e->len;
+  }
+  return s;
+}
+
+asio::awaitable<bool> file_watcher::next_save(std::chrono::milliseconds settle,
+                                             std::chrono::milliseconds quiet) {
   alignas(inotify_event) char buf[8192];
   for (;;) {
     if (!in_) co_return false;
     auto [ec, n] = co_await in_->async_read_some(asio::buffer(buf), as_tuple(use_awaitable));
     if (ec) co_return false;
-    bool ours = false;
-    for (std::size_t off = 0; off < n;) {
-      auto* e = reinterpret_cast<inotify_event*>(buf + off);
-      if (e->len && std::string_view(e->name) == name_) ours = true;
-      off += sizeof(inotify_event) + e->len;
-    }
-    if (!ours) continue;
-    // Debounce: wait until the writes have stopped for `quiet`.
+    seen last = scan(buf, n);
+    if (last == seen::nothing) continue;
+    // Debounce: once the file is whole, wait `settle` for what an editor
+    // does right after (a second save, a chmod); while it is being
+    // written, wait until the writes have stopped for `quiet`.
     for (;;) {
-      quiet_.expires_after(quiet);
+      quiet_.expires_after(last == seen::saved ? settle : quiet);
       co_await quiet_.async_wait(as_tuple(use_awaitable));
       if (!in_) co_return false;
       // More events meanwhile? Drain them and wait again.
-      std::size_t more = 0;
       asio::error_code rec;
-      more = in_->read_some(asio::buffer(buf), rec);
+      std::size_t more = in_->read_some(asio::buffer(buf), rec);
       if (rec || more == 0) break;
+      if (auto s = scan(buf, more); s != seen::nothing) last = s;
     }
     co_return true;
   }

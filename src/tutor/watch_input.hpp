@@ -58,12 +58,17 @@ public:
   explicit file_watcher(asio::any_io_executor ex);
   ~file_watcher();
   void watch(const std::filesystem::path& dir, std::string name);
-  // Returns after the next save of the file, once writes have stopped for
-  // `quiet` (editors write in several steps); nullopt when closed.
-  asio::awaitable<bool> next_save(std::chrono::milliseconds quiet);
+  // Returns after the next save of the file: `settle` after a write was
+  // closed or a new file renamed over it, or once writes have stopped for
+  // `quiet` (editors write in several steps); false when closed.
+  asio::awaitable<bool> next_save(std::chrono::milliseconds settle,
+                                  std::chrono::milliseconds quiet);
   void close();
 
 private:
+  enum class seen { nothing, written, saved };
+  seen scan(const char* buf, std::size_t n) const;
+
   int fd_ = -1;
   int watch_ = -1;
   std::string name_;
