@@ -174,3 +174,28 @@ std::string describe_waiting(const trace& t) {
 }
 
 }  // namespace tut::detail
+
+namespace tut {
+
+void run(asio::awaitable<void> main) {
+  asio::io_context ctx(1);
+  std::exception_ptr error;
+  bool done = false;
+  detail::begin_run();
+  asio::co_spawn(ctx, std::move(main), [&](std::exception_ptr e) {
+    done = true;
+    error = e;
+  });
+  try {
+    detail::drive(ctx);
+  } catch (...) {
+    detail::end_run();
+    throw;
+  }
+  detail::end_run();
+  if (error) std::rethrow_exception(error);
+  if (!done)
+    throw deadlock_error(detail::describe_waiting(current_trace()));
+}
+
+}  // namespace tut

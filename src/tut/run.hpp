@@ -39,50 +39,25 @@ void drive(asio::io_context& ctx);
 std::string describe_waiting(const trace& t);
 }  // namespace detail
 
+// Runs the main coroutine of no value to its end (compiled once, in the
+// tut library).
+void run(asio::awaitable<void> main);
+
+namespace detail {
+template <typename T>
+asio::awaitable<void> keep_result(asio::awaitable<T> main, std::optional<T>& out) {
+  out.emplace(co_await std::move(main));
+}
+}  // namespace detail
+
+// A main coroutine with a value runs inside one of no value that keeps
+// the value: what a program that calls run() compiles is this small
+// coroutine, not co_spawn's machinery once more for its T.
 template <typename T>
 T run(asio::awaitable<T> main) {
-  asio::io_context ctx(1);
-  std::exception_ptr error;
   std::optional<T> result;
-  bool done = false;
-  detail::begin_run();
-  asio::co_spawn(ctx, std::move(main), [&](std::exception_ptr e, T value) {
-    done = true;
-    error = e;
-    if (!e) result.emplace(std::move(value));
-  });
-  try {
-    detail::drive(ctx);
-  } catch (...) {
-    detail::end_run();
-    throw;
-  }
-  detail::end_run();
-  if (error) std::rethrow_exception(error);
-  if (!done)
-    throw deadlock_error(detail::describe_waiting(current_trace()));
+  run(detail::keep_result(std::move(main), result));
   return std::move(*result);
-}
-
-inline void run(asio::awaitable<void> main) {
-  asio::io_context ctx(1);
-  std::exception_ptr error;
-  bool done = false;
-  detail::begin_run();
-  asio::co_spawn(ctx, std::move(main), [&](std::exception_ptr e) {
-    done = true;
-    error = e;
-  });
-  try {
-    detail::drive(ctx);
-  } catch (...) {
-    detail::end_run();
-    throw;
-  }
-  detail::end_run();
-  if (error) std::rethrow_exception(error);
-  if (!done)
-    throw deadlock_error(detail::describe_waiting(current_trace()));
 }
 
 }  // namespace tut
