@@ -45,8 +45,30 @@ inline awaitable<void> waits(timer& t, asio::ip::tcp::socket& s,
   co_await (asio::co_spawn(ex, string_job(), as_tuple(use_awaitable)) ||
             sleep(clock::duration{}));
   co_await sleep(clock::duration{});
+  asio::cancellation_signal signal;
+  co_await asio::co_spawn(
+      ex, string_job(),
+      asio::bind_cancellation_slot(signal.slot(), as_tuple(use_awaitable)));
+  co_await asio::co_spawn(
+      ex, void_job(),
+      asio::bind_cancellation_slot(signal.slot(), as_tuple(use_awaitable)));
+  asio::co_spawn(ex, void_job(),
+                 asio::bind_cancellation_slot(signal.slot(), asio::detached));
   co_await traced("", void_job());
   co_await traced("", string_job());
+}
+
+// What the lessons' files make and copy: timers, lists of strings, the
+// durations they write (each literal is a template of its own).
+inline void values(asio::any_io_executor ex) {
+  using namespace std::chrono_literals;
+  timer made(ex);
+  timer due(ex, clock::duration{});
+  std::vector<std::string> v{std::string()};
+  v.push_back(std::string());
+  v.push_back(v.front());
+  auto copy = v;
+  (void)(10ms + 100ms + 200ms + 1s + 2s);
 }
 
 }  // namespace tut::pch_warm_up
