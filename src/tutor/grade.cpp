@@ -601,10 +601,17 @@ asio::awaitable<verdict> run_tests(const fs::path& binary, grade_options o) {
     // whole first, within a budget; the cases it did not settle (those
     // that failed, for their own output; those after a crash or a hang,
     // or all of them when it ran too long) then run a process each.
+    auto whole_start = std::chrono::steady_clock::now();
     auto whole = co_await run_shard(binary, "", o, std::min(o.whole_budget, timeout));
+    auto took = std::chrono::steady_clock::now() - whole_start;
     if (ended_whole(whole, names.size())) {
       // Every case reported: passed, failed (each with what it printed),
       // or broken (every case passed and the program failed).
+      if (took > o.whole_preferred)
+        std::ofstream(slow_marker(binary))
+            << "its whole run took "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+            << " ms, over " << o.whole_preferred.count() << " ms\n";
       results.push_back(std::move(whole));
       names.clear();
     } else {
@@ -640,14 +647,15 @@ asio::awaitable<verdict> run_tests(const fs::path& binary, grade_options o) {
     results = co_await run_pool(binary, specs, o, timeout, parallel);
     if (!names.empty()) {
       // The cases' own time, without starting a process each: when it
-      // would fit in half the budget now, the next grading runs whole.
+      // would fit in half of whole_preferred now, the next grading runs
+      // whole.
       std::chrono::duration<double> total{0};
       bool hung = false;
       for (const auto& r : results) {
         total += std::chrono::duration<double>(r.rep.seconds);
         hung = hung || r.run.timed_out;
       }
-      if (!hung && total * 2 < o.whole_budget) fs::remove(slow_marker(binary), ignored);
+      if (!hung && total * 2 < o.whole_preferred) fs::remove(slow_marker(binary), ignored);
     }
   }
   // A spec that selected nothing (a name Catch2 reads another way): this

@@ -71,6 +71,10 @@ struct grade_options {
   // (0: never): a lesson on virtual time is graded in milliseconds. What it
   // does not settle runs a process per case (run_tests).
   std::chrono::milliseconds whole_budget{1'500};
+  // A whole run that ended but took longer than this (real sockets, real
+  // timers: cases that mostly wait) still gives the verdict, and the next
+  // grading runs a process per case, the waits overlapping.
+  std::chrono::milliseconds whole_preferred{300};
   std::chrono::milliseconds build_timeout{300'000};
   int columns = 0;  // the learner's terminal width, for the tests' timelines
   fs::path root;    // the repository (crash sites are named relative to it)
