@@ -37,3 +37,16 @@ endif()
 add_library(asynclings_line_tables INTERFACE)
 target_compile_options(asynclings_line_tables INTERFACE
   $<$<NOT:$<CONFIG:Debug>>:$<$<CXX_COMPILER_ID:Clang>:-gline-tables-only>$<$<CXX_COMPILER_ID:GNU>:-g1>>)
+
+# The learner's exercise as a shared library (ASYNCLINGS_EXERCISE_DSO) is
+# linked on every save: through g++'s driver, which starts in a few
+# milliseconds where clang's takes about 80 (it loads LLVM first). The
+# objects are clang's, the C++ library the same (libstdc++). Not with
+# sanitizers, whose runtime clang's driver chooses.
+if(ASYNCLINGS_EXERCISE_DSO AND CMAKE_CXX_COMPILER_ID STREQUAL "Clang" AND NOT ASYNCLINGS_SANITIZE)
+  find_program(ASYNCLINGS_GXX g++)
+  if(ASYNCLINGS_GXX)
+    string(REPLACE "<CMAKE_CXX_COMPILER>" "${ASYNCLINGS_GXX}"
+           CMAKE_CXX_CREATE_SHARED_LIBRARY "${CMAKE_CXX_CREATE_SHARED_LIBRARY}")
+  endif()
+endif()

@@ -49,6 +49,40 @@ add_library(asynclings_web STATIC
   ${PROJECT_SOURCE_DIR}/lessons/common/server.cpp)
 target_link_libraries(asynclings_web PUBLIC asynclings_common PRIVATE asynclings_options)
 
+# With ASYNCLINGS_EXERCISE_DSO (the tutor preset), the learner's exercise
+# is a shared library of its own (tests/liblessonNN_exercise.so), and the
+# test program and the demo that run it are not relinked when it changes
+# (LINK_DEPENDS_NO_SHARED): a save compiles exercise.cpp and links that one
+# object, not the whole test program. So that any later version of the file
+# finds what it calls, once, such a program holds the whole of the
+# project's libraries it links (`libs`) and exports every symbol
+# (ENABLE_EXPORTS): the library's references to Asio's statics (service
+# ids, error categories), to tut's clock and to the precompiled headers'
+# code all bind to the program's one copy. So nothing is dropped
+# (--gc-sections would keep every exported symbol anyway), and the
+# precompiled headers' code keeps inline functions no program calls that
+# reach into a library's internals (libstdc++'s std::filesystem::path has a
+# private constructor that calls an unexported function): the link lets
+# such references from objects stand. Bound at load (-z now), a function
+# the file no longer defines stops the program before any test, with the
+# loader's "undefined symbol", which the tutor reads.
+function(asynclings_run_exercise_dso exe)
+  set_target_properties(${exe} PROPERTIES ENABLE_EXPORTS ON LINK_DEPENDS_NO_SHARED ON)
+  set(whole "")
+  foreach(lib IN LISTS ARGN)
+    if(TARGET ${lib})
+      get_target_property(type ${lib} TYPE)
+      get_target_property(imported ${lib} IMPORTED)
+      if(type STREQUAL "STATIC_LIBRARY" AND NOT imported)
+        string(APPEND whole " $<TARGET_FILE:${lib}>")
+      endif()
+    endif()
+  endforeach()
+  target_link_options(${exe} PRIVATE LINKER:-z,now
+    LINKER:--unresolved-symbols=ignore-in-object-files
+    "SHELL:-Wl,--whole-archive${whole} -Wl,--no-whole-archive")
+endfunction()
+
 function(add_lesson dir)
   cmake_parse_arguments(PARSE_ARGV 1 arg "" "" "WRONG;LIBS;GIVEN")
   string(REGEX MATCH "^[0-9][0-9]" num "${dir}")
@@ -148,18 +182,40 @@ function(add_lesson dir)
     list(APPEND sides wrong_${wrong})
   endforeach()
 
+  # The learner's code, as the programs that run it link it: its object,
+  # or (ASYNCLINGS_EXERCISE_DSO) a shared library of its own.
+  set(code_exercise ${ns}_exercise)
+  if(ASYNCLINGS_EXERCISE_DSO)
+    add_library(${ns}_exercise_dso SHARED $<TARGET_OBJECTS:${ns}_exercise>)
+    set_target_properties(${ns}_exercise_dso PROPERTIES
+      OUTPUT_NAME ${ns}_exercise LINKER_LANGUAGE CXX)
+    target_link_libraries(${ns}_exercise_dso PRIVATE asynclings_options)
+    target_link_options(${ns}_exercise_dso PRIVATE LINKER:-z,now)
+    set(code_exercise ${ns}_exercise_dso)
+  endif()
+  set(code_solution ${ns}_solution)
+
   foreach(side IN LISTS sides)
     add_executable(test_${num}_${side})
+    if(NOT DEFINED code_${side})
+      set(code_${side} ${ns}_${side})
+    endif()
+    if(side STREQUAL "exercise" AND ASYNCLINGS_EXERCISE_DSO)
+      asynclings_run_exercise_dso(test_${num}_${side} tut asynclings_common ${arg_LIBS})
+    endif()
     target_link_libraries(test_${num}_${side} PRIVATE
-      ${ns}_tests ${ns}_${side} ${given} ${ns}_reference ${given_reference}
+      ${ns}_tests ${code_${side}} ${given} ${ns}_reference ${given_reference}
       asynclings_common tut tut_grading Catch2::Catch2WithMain asynclings_options
       ${arg_LIBS})
     asynclings_link_pch_code(test_${num}_${side} ${pch})
   endforeach()
   foreach(side exercise solution)
     add_executable(demo_${num}_${side})
+    if(side STREQUAL "exercise" AND ASYNCLINGS_EXERCISE_DSO)
+      asynclings_run_exercise_dso(demo_${num}_${side} tut asynclings_common ${arg_LIBS})
+    endif()
     target_link_libraries(demo_${num}_${side} PRIVATE
-      ${ns}_demo_main ${ns}_${side} ${given} asynclings_common tut
+      ${ns}_demo_main ${code_${side}} ${given} asynclings_common tut
       asynclings_options ${arg_LIBS})
     asynclings_link_pch_code(demo_${num}_${side} ${pch})
   endforeach()

@@ -41,6 +41,7 @@ function(asynclings_add_pch target header)
   add_custom_command(
     OUTPUT ${code}
     COMMAND ${CMAKE_CXX_COMPILER} -std=gnu++20 -ffunction-sections
+            $<$<BOOL:${CMAKE_POSITION_INDEPENDENT_CODE}>:-fPIC>
             "$<TARGET_PROPERTY:asynclings_sanitizers,INTERFACE_COMPILE_OPTIONS>"
             -c ${pch} -o ${code}
     DEPENDS ${target} ${pch}
@@ -61,10 +62,15 @@ endfunction()
 # The header's code holds every inline function of the headers, also ones
 # no program calls and that call into a library's internals (libstdc++'s
 # std::filesystem::path has such a private constructor): each function in a
-# section of its own, and the linker drops the sections nothing uses.
+# section of its own, and the linker drops the sections nothing uses; not
+# in a program that exports its symbols to the exercise's shared library
+# (ENABLE_EXPORTS), which may need any of them.
 function(asynclings_link_pch_code exe pch)
   if(ASYNCLINGS_PCH_CODEGEN)
     target_link_libraries(${exe} PRIVATE ${pch}_code)
-    target_link_options(${exe} PRIVATE -Wl,--gc-sections)
+    get_target_property(exports ${exe} ENABLE_EXPORTS)
+    if(NOT exports)
+      target_link_options(${exe} PRIVATE -Wl,--gc-sections)
+    endif()
   endif()
 endfunction()

@@ -9,6 +9,8 @@
 #include <asio/use_awaitable.hpp>
 #include <fmt/format.h>
 
+#include <cxxabi.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cstdlib>
@@ -408,36 +410,50 @@ asio::awaitable<std::vector<shard>> run_pool(const fs::path& binary,
 }
 
 // addr2line turns the offsets of a crash's stack into functions, files and
-// lines (the tutor preset keeps line tables for the lessons' code). Frames
-// in the project's own files are kept, as "path:line in function", paths
-// relative to the repository; the graders' own (tests/) are left out.
+// lines (the tutor preset keeps line tables for the lessons' code). An
+// offset is into the test program, or into a library of the project's when
+// it reads "path@offset" (the learner's exercise, linked as a shared
+// library by the tutor preset): each run of frames in one file is one
+// addr2line. Frames in the project's own files are kept, as "path:line in
+// function", paths relative to the repository; the graders' own (tests/)
+// are left out.
 asio::awaitable<std::vector<std::string>> symbolize(const fs::path& binary,
                                                     const std::string& offsets,
                                                     const fs::path& root) {
   std::vector<std::string> frames;
-  if (offsets.empty()) co_return frames;
-  std::vector<std::string> argv{"addr2line", "-C", "-f", "-i", "-e", binary.string()};
-  for (const auto& o : split(offsets, ' '))
-    if (!o.empty()) argv.push_back(o);
-  process_options po;
-  po.timeout = 10s;
-  po.stdout_only = true;
-  auto r = co_await run_process(std::move(argv), po);
-  std::istringstream in(r.output);
-  std::string function, where;
+  // Consecutive frames in one file, in the stack's order.
+  std::vector<std::pair<std::string, std::vector<std::string>>> runs;
+  for (const auto& o : split(offsets, ' ')) {
+    if (o.empty()) continue;
+    auto at = o.rfind('@');
+    std::string file = at == std::string::npos ? binary.string() : o.substr(0, at);
+    std::string offset = at == std::string::npos ? o : o.substr(at + 1);
+    if (runs.empty() || runs.back().first != file) runs.push_back({file, {}});
+    runs.back().second.push_back(offset);
+  }
   const std::string prefix = root.string() + "/";
-  while (std::getline(in, function) && std::getline(in, where)) {
-    auto disc = where.find(" (discriminator");
-    if (disc != std::string::npos) where.resize(disc);
-    if (!where.starts_with(prefix)) continue;
-    auto rel = where.substr(prefix.size());
-    if (rel.starts_with("tests/") || rel.starts_with("build/")) continue;
-    // Keep the function's name short: no parameter list.
-    auto paren = function.find('(');
-    if (paren != std::string::npos) function.resize(paren);
-    auto entry = fmt::format("{} in {}", rel, function);
-    if (frames.empty() || frames.back() != entry) frames.push_back(entry);
-    if (frames.size() >= 8) break;
+  for (const auto& [file, run] : runs) {
+    std::vector<std::string> argv{"addr2line", "-C", "-f", "-i", "-e", file};
+    argv.insert(argv.end(), run.begin(), run.end());
+    process_options po;
+    po.timeout = 10s;
+    po.stdout_only = true;
+    auto r = co_await run_process(std::move(argv), po);
+    std::istringstream in(r.output);
+    std::string function, where;
+    while (std::getline(in, function) && std::getline(in, where)) {
+      auto disc = where.find(" (discriminator");
+      if (disc != std::string::npos) where.resize(disc);
+      if (!where.starts_with(prefix)) continue;
+      auto rel = where.substr(prefix.size());
+      if (rel.starts_with("tests/") || rel.starts_with("build/")) continue;
+      // Keep the function's name short: no parameter list.
+      auto paren = function.find('(');
+      if (paren != std::string::npos) function.resize(paren);
+      auto entry = fmt::format("{} in {}", rel, function);
+      if (frames.empty() || frames.back() != entry) frames.push_back(entry);
+      if (frames.size() >= 8) co_return frames;
+    }
   }
   co_return frames;
 }
@@ -687,6 +703,44 @@ asio::awaitable<verdict> run_tests(const fs::path& binary, grade_options o) {
   co_return v;
 }
 
+namespace {
+
+// The tutor preset links the learner's exercise as a shared library and
+// the test program once (cmake/Lessons.cmake): a function the file no
+// longer defines is then not the linker's error but the loader's, as the
+// program starts, before any test: "<program>: symbol lookup error:
+// <file>: undefined symbol: <mangled name>". Said here as the linker says
+// it; empty when the output holds no such line.
+std::string undefined_at_load(const std::string& output) {
+  static constexpr std::string_view mark = ": undefined symbol: ";
+  auto at = output.find(mark);
+  if (at == std::string::npos) return {};
+  auto line_start = output.rfind('\n', at);
+  line_start = line_start == std::string::npos ? 0 : line_start + 1;
+  auto end = output.find_first_of("\n ,", at + mark.size());
+  auto mangled = output.substr(at + mark.size(), end == std::string::npos
+                                                     ? std::string::npos
+                                                     : end - at - mark.size());
+  auto in = std::string_view(output).substr(line_start, at - line_start);
+  auto lookup = in.rfind(": ");
+  auto who = lookup == std::string_view::npos ? in : in.substr(lookup + 2);
+  std::string name = mangled;
+  int status = 0;
+  if (char* d = abi::__cxa_demangle(mangled.c_str(), nullptr, nullptr, &status)) {
+    if (status == 0) name = d;
+    std::free(d);
+  }
+  bool from_exercise = who.find("_exercise.so") != std::string_view::npos;
+  return fmt::format(
+      "undefined reference to `{}'\n{}\n", name,
+      from_exercise
+          ? "Your code calls it, and nothing defines it."
+          : "The tests call it, and your file does not define it: lesson.hpp declares "
+            "it; check its name and its parameters against the declaration.");
+}
+
+}  // namespace
+
 asio::awaitable<verdict> grade_lesson(const project& p, const lesson& l,
                                       grade_options o) {
   verdict v;
@@ -706,6 +760,12 @@ asio::awaitable<verdict> grade_lesson(const project& p, const lesson& l,
   }
   o.root = p.root;
   auto tested = co_await run_tests(p.test_binary(l, o.what), o);
+  if (tested.kind == verdict_kind::broken || tested.kind == verdict_kind::crashed)
+    if (auto missing = undefined_at_load(tested.output); !missing.empty()) {
+      tested.kind = verdict_kind::compile_error;
+      tested.diagnostics = missing;
+      tested.detail.clear();
+    }
   tested.build_time = v.build_time;
   tested.warnings = std::move(warnings);
   co_return tested;

@@ -81,8 +81,8 @@ int main(int argc, char** argv) {
   std::optional<course> c;
   try {
     project p;
-    p.root = root_arg.empty() ? find_root(fs::current_path()) : fs::absolute(root_arg);
-    p.build = build_arg.empty() ? p.root / "build" / "tutor" : fs::absolute(build_arg);
+    p.root = root_arg.empty() ? find_root(fs::current_path()) : fs::weakly_canonical(fs::absolute(root_arg));
+    p.build = build_arg.empty() ? p.root / "build" / "tutor" : fs::weakly_canonical(fs::absolute(build_arg));
     p.lessons = load_manifest(p.manifest_file());
     c.emplace(std::move(p));
   } catch (const std::exception& e) {

@@ -4,9 +4,10 @@
 //   case<TAB>pass|fail<TAB>tags<TAB>name  (as it ends)
 //   msg<TAB>text, with \n \t and \\ escaped
 //   time<TAB>seconds                    (how long the case ran, as it ends)
-//   frames<TAB>0x1a2b 0x3c4d ...          (a crash: the stack at the signal,
-//                                         as offsets into the test program,
-//                                         for the tutor to name file and line)
+//   frames<TAB>0x1a2b lib.so@0x3c4d ...   (a crash: the stack at the signal,
+//                                         as offsets into the test program
+//                                         or a library of the project's, for
+//                                         the tutor to name file and line)
 // Lines are flushed as they happen, so a crash still leaves what ran.
 //
 // With $TUT_REPORT set, each case also begins with a line of its own on the
@@ -23,47 +24,44 @@
 
 #include <dlfcn.h>
 #include <execinfo.h>
-#include <link.h>
 #include <unistd.h>
 
 #include <iostream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace {
 
-// Where the test program itself is loaded (it is position-independent):
-// frame addresses minus this are what addr2line reads in the file.
-std::uintptr_t program_base() {
-  std::uintptr_t base = 0;
-  dl_iterate_phdr(
-      [](dl_phdr_info* info, std::size_t, void* out) {
-        *static_cast<std::uintptr_t*>(out) = info->dlpi_addr;
-        return 1;  // the first object is the program
-      },
-      &base);
-  return base;
-}
-
 // The stack as it is now, inside Catch2's signal handler: its own frames,
-// the signal trampoline, then the code that crashed. Frames outside the
-// program (libc, libstdc++) are left out.
+// the signal trampoline, then the code that crashed. Frames in the program
+// are offsets into it (it is position-independent: an address minus where
+// it is loaded is what addr2line reads in the file); frames in a library of
+// the project's own (the learner's exercise, when the tutor's build links
+// it as a shared library) are "path@offset". Frames in the system's
+// libraries (libc, libstdc++, under /lib or /usr) are left out.
 std::string program_frames() {
   void* frames[64];
   int n = backtrace(frames, 64);
-  auto base = program_base();
   Dl_info self{};
-  dladdr(reinterpret_cast<void*>(&program_base), &self);
+  dladdr(reinterpret_cast<void*>(&program_frames), &self);
   std::string out;
   for (int i = 0; i < n; ++i) {
     Dl_info info{};
-    if (!dladdr(frames[i], &info) || info.dli_fbase != self.dli_fbase) continue;
+    if (!dladdr(frames[i], &info)) continue;
+    std::string module;
+    if (info.dli_fbase != self.dli_fbase) {
+      std::string_view file = info.dli_fname ? info.dli_fname : "";
+      if (file.empty() || file.starts_with("/lib") || file.starts_with("/usr/")) continue;
+      module = std::string(file) + "@";
+    }
     // A return address points after the call; one byte back is inside it.
-    auto at = reinterpret_cast<std::uintptr_t>(frames[i]) - base - (i > 0 ? 1 : 0);
+    auto at = reinterpret_cast<std::uintptr_t>(frames[i]) -
+              reinterpret_cast<std::uintptr_t>(info.dli_fbase) - (i > 0 ? 1 : 0);
     char hex[32];
-    std::snprintf(hex, sizeof hex, "%s0x%llx", out.empty() ? "" : " ",
-                  static_cast<unsigned long long>(at));
-    out += hex;
+    std::snprintf(hex, sizeof hex, "0x%llx", static_cast<unsigned long long>(at));
+    if (!out.empty()) out += ' ';
+    out += module + hex;
   }
   return out;
 }
