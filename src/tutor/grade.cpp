@@ -93,7 +93,9 @@ report read_report(const fs::path& file) {
     } else if (parts[0] == "msg" && parts.size() >= 2) {
       if (!rep.cases.empty()) rep.cases.back().messages.push_back(unescape(parts[1]));
     } else if (parts[0] == "time" && parts.size() >= 2) {
-      rep.seconds += std::strtod(parts[1].c_str(), nullptr);
+      double t = std::strtod(parts[1].c_str(), nullptr);
+      rep.seconds += t;
+      if (!rep.cases.empty()) rep.cases.back().seconds = t;
     } else if (parts[0] == "frames" && parts.size() >= 2) {
       rep.frames = parts[1];
     } else if (parts[0] == "case" && parts.size() >= 4) {
@@ -353,6 +355,36 @@ asio::awaitable<std::vector<std::string>> list_cases(const fs::path& binary) {
   co_return names;
 }
 
+// list_cases, kept beside the binary (<binary>.cases) until the binary
+// changes: a test program that runs the exercise as a shared library (the
+// tutor preset) is not relinked when the exercise is, and its cases are
+// the same from one save to the next.
+asio::awaitable<std::vector<std::string>> cases_of(const fs::path& binary) {
+  std::error_code ec;
+  auto stamp = fs::last_write_time(binary, ec);
+  auto size = fs::file_size(binary, ec);
+  if (ec) co_return co_await list_cases(binary);
+  auto key = fmt::format("{} {}", stamp.time_since_epoch().count(), size);
+  auto cache = binary;
+  cache += ".cases";
+  {
+    std::ifstream in(cache);
+    std::string line;
+    if (std::getline(in, line) && line == key) {
+      std::vector<std::string> names;
+      while (std::getline(in, line)) names.push_back(line);  // a name a line, as listed
+      if (!names.empty()) co_return names;
+    }
+  }
+  auto names = co_await list_cases(binary);
+  if (!names.empty()) {
+    std::ofstream out(cache);
+    out << key << "\n";
+    for (const auto& n : names) out << n << "\n";
+  }
+  co_return names;
+}
+
 // A Catch2 test spec that selects the case called `name` and no other: the
 // name in quotes, with `\`, `,` and `"` escaped. Empty for a name that a
 // spec cannot say exactly (a '*' at either end is a wildcard).
@@ -371,29 +403,32 @@ std::string test_spec(const std::string& name) {
 // The shards of one grading, run by a few workers that each take the next
 // shard until none is left: at most `workers` test processes at once, each
 // with its own time.
+// The shards are taken in the order given; `timeouts`, when not empty,
+// gives each its own time instead of `timeout`.
 struct shard_pool {
   const fs::path& binary;
   const std::vector<std::string>& specs;
   const grade_options& options;
   std::chrono::milliseconds timeout;
   std::vector<shard> results;
+  std::vector<std::chrono::milliseconds> timeouts;
   std::size_t next = 0;
 };
 
 asio::awaitable<void> shard_worker(shard_pool& pool) {
   while (pool.next < pool.specs.size()) {
     std::size_t i = pool.next++;
-    pool.results[i] = co_await run_shard(pool.binary, pool.specs[i], pool.options,
-                                         pool.timeout);
+    auto timeout = i < pool.timeouts.size() ? pool.timeouts[i] : pool.timeout;
+    pool.results[i] = co_await run_shard(pool.binary, pool.specs[i], pool.options, timeout);
   }
 }
 
-asio::awaitable<std::vector<shard>> run_pool(const fs::path& binary,
-                                             const std::vector<std::string>& specs,
-                                             const grade_options& options,
-                                             std::chrono::milliseconds timeout,
-                                             std::size_t workers) {
-  shard_pool pool{binary, specs, options, timeout, std::vector<shard>(specs.size())};
+asio::awaitable<std::vector<shard>> run_pool(
+    const fs::path& binary, const std::vector<std::string>& specs,
+    const grade_options& options, std::chrono::milliseconds timeout, std::size_t workers,
+    std::vector<std::chrono::milliseconds> timeouts = {}) {
+  shard_pool pool{binary, specs, options, timeout, std::vector<shard>(specs.size()),
+                  std::move(timeouts)};
   auto ex = co_await asio::this_coro::executor;
   asio::steady_timer all_ended(ex, asio::steady_timer::time_point::max());
   std::size_t running = std::min(workers, pool.specs.size());
@@ -592,13 +627,87 @@ fs::path slow_marker(const fs::path& binary) {
   return m;
 }
 
+// Beside a binary graded by cases, how long each case ran the last time,
+// a line each: "<seconds>\t<name>".
+fs::path times_file(const fs::path& binary) {
+  auto m = binary;
+  m += ".times";
+  return m;
+}
+
+std::map<std::string, double> read_times(const fs::path& binary) {
+  std::map<std::string, double> times;
+  std::ifstream in(times_file(binary));
+  std::string line;
+  while (std::getline(in, line)) {
+    auto tab = line.find('\t');
+    if (tab == std::string::npos) continue;
+    times[line.substr(tab + 1)] = std::strtod(line.c_str(), nullptr);
+  }
+  return times;
+}
+
+void write_times(const fs::path& binary, const std::vector<shard>& results) {
+  auto times = read_times(binary);
+  bool changed = false;
+  for (const auto& s : results) {
+    for (const auto& c : s.rep.cases)
+      if (c.seconds >= 0) {
+        times[c.name] = c.seconds;
+        changed = true;
+      }
+    // Stopped in the middle of a case: it is a slow one, whatever it was.
+    if (s.run.timed_out && !s.rep.running.empty()) {
+      times[s.rep.running] = std::chrono::duration<double>(s.run.elapsed).count();
+      changed = true;
+    }
+  }
+  if (!changed) return;
+  std::ofstream out(times_file(binary));
+  for (const auto& [name, seconds] : times) out << fmt::format("{:.6f}\t{}\n", seconds, name);
+}
+
+// The cases of `names` that `run`, a run of several of them in one
+// process, settled, as a shard of their own: those that passed, but not
+// one under way when it crashed or hung. After a crash or a hang, a
+// failure runs again on its own, where a crash is named with its frames:
+// what is not settled stays in `names` and `specs`, to run a process each.
+shard settle(const shard& run, std::vector<std::string>& names,
+             std::vector<std::string>& specs) {
+  shard settled;
+  settled.started = true;
+  settled.run.exit_code = 0;
+  std::vector<std::string> rest_names, rest_specs;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    auto it = std::find_if(run.rep.cases.begin(), run.rep.cases.end(),
+                           [&](const case_result& c) { return c.name == names[i]; });
+    bool done = it != run.rep.cases.end() && it->passed && names[i] != run.rep.running;
+    if (done) {
+      settled.rep.cases.push_back(*it);
+      if (auto p = run.printed.find(names[i]); p != run.printed.end())
+        settled.printed.insert(*p);
+    } else {
+      rest_names.push_back(names[i]);
+      rest_specs.push_back(specs[i]);
+    }
+  }
+  names = std::move(rest_names);
+  specs = std::move(rest_specs);
+  return settled;
+}
+
+// A case that took less than this the last time runs with the others like
+// it, in one process: starting a process each would cost more than such a
+// case takes.
+constexpr double quick_case = 0.05;
+
 }  // namespace
 
 asio::awaitable<verdict> run_tests(const fs::path& binary, grade_options o) {
   auto start = std::chrono::steady_clock::now();
   std::size_t parallel = o.parallel ? o.parallel : default_parallel_tests();
   std::vector<std::string> names, specs;
-  if (parallel > 1) names = co_await list_cases(binary);
+  if (parallel > 1) names = co_await cases_of(binary);
   for (const auto& name : names) {
     specs.push_back(test_spec(name));
     if (specs.back().empty()) break;
@@ -634,49 +743,94 @@ asio::awaitable<verdict> run_tests(const fs::path& binary, grade_options o) {
       if (whole.run.timed_out)
         std::ofstream(slow_marker(binary)) << "its whole run took over "
                                            << o.whole_budget.count() << " ms\n";
-      shard settled;  // the cases the whole run passed
-      settled.started = true;
-      settled.run.exit_code = 0;
-      std::vector<std::string> rest_names, rest_specs;
-      for (std::size_t i = 0; i < names.size(); ++i) {
-        auto it = std::find_if(whole.rep.cases.begin(), whole.rep.cases.end(),
-                               [&](const case_result& c) { return c.name == names[i]; });
-        // After a crash or a hang, only what passed is settled: a failure
-        // runs again on its own, where a crash is named with its frames.
-        bool done = it != whole.rep.cases.end() && it->passed &&
-                    names[i] != whole.rep.running;
-        if (done) {
-          settled.rep.cases.push_back(*it);
-        } else {
-          rest_names.push_back(names[i]);
-          rest_specs.push_back(specs[i]);
-        }
-      }
-      names = std::move(rest_names);
-      specs = std::move(rest_specs);
+      auto settled = settle(whole, names, specs);
       results = co_await run_pool(binary, specs, o, timeout, parallel);
       if (!settled.rep.cases.empty()) results.push_back(std::move(settled));
     }
-  } else {
-    // Run whole, the binary has its cases' time together.
-    if (names.empty()) timeout = o.case_timeout * 3;
-    auto pool_start = std::chrono::steady_clock::now();
+  } else if (names.empty()) {
+    // One process for every case, in turn: the binary has its cases' time
+    // together.
+    timeout = o.case_timeout * 3;
     results = co_await run_pool(binary, specs, o, timeout, parallel);
-    std::chrono::duration<double> took = std::chrono::steady_clock::now() - pool_start;
-    if (!names.empty()) {
-      // The cases' own time, without starting a process each, is about
-      // what a whole run takes: when the processes together took as long
-      // (cases that wait little: starting them costs more than their
-      // waits overlapping saves), the next grading runs whole.
-      std::chrono::duration<double> total{0};
-      bool hung = false;
-      for (const auto& r : results) {
-        total += std::chrono::duration<double>(r.rep.seconds);
-        hung = hung || r.run.timed_out;
-      }
-      if (!hung && (took >= total || total * 2 < o.whole_preferred))
-        fs::remove(slow_marker(binary), ignored);
+  } else {
+    // A process per case, the slowest (by their last run) first, so that
+    // their waits overlap the others' work; the quick ones together in one
+    // process, started among them by their total time.
+    auto times = read_times(binary);
+    std::vector<std::size_t> order(names.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    auto time_of = [&](std::size_t i) {
+      auto it = times.find(names[i]);
+      return it == times.end() ? 1e9 : it->second;  // not known: first
+    };
+    std::stable_sort(order.begin(), order.end(),
+                     [&](std::size_t a, std::size_t b) { return time_of(a) > time_of(b); });
+    std::vector<std::string> solo_names, solo_specs, quick_names, quick_specs;
+    double quick_total = 0;
+    for (auto i : order) {
+      bool quick = time_of(i) < quick_case;
+      (quick ? quick_names : solo_names).push_back(names[i]);
+      (quick ? quick_specs : solo_specs).push_back(specs[i]);
+      if (quick) quick_total += time_of(i);
     }
+    if (quick_names.size() < 2) {
+      solo_names.insert(solo_names.end(), quick_names.begin(), quick_names.end());
+      solo_specs.insert(solo_specs.end(), quick_specs.begin(), quick_specs.end());
+      quick_names.clear();
+      quick_specs.clear();
+    }
+    auto pool_specs = solo_specs;
+    std::vector<std::chrono::milliseconds> timeouts(pool_specs.size(), timeout);
+    std::size_t quick_at = pool_specs.size();
+    if (!quick_names.empty()) {
+      quick_at = 0;
+      while (quick_at < solo_names.size() &&
+             times.count(solo_names[quick_at]) && times[solo_names[quick_at]] > quick_total)
+        ++quick_at;
+      std::string joined;
+      for (const auto& spec : quick_specs) joined += (joined.empty() ? "" : ",") + spec;
+      pool_specs.insert(pool_specs.begin() + static_cast<std::ptrdiff_t>(quick_at), joined);
+      timeouts.insert(timeouts.begin() + static_cast<std::ptrdiff_t>(quick_at),
+                      std::min(o.whole_budget.count() > 0 ? o.whole_budget : timeout, timeout));
+    }
+    auto pool_start = std::chrono::steady_clock::now();
+    auto ran = co_await run_pool(binary, pool_specs, o, timeout, parallel, timeouts);
+    std::chrono::duration<double> took = std::chrono::steady_clock::now() - pool_start;
+    std::optional<shard> quick_run;
+    if (!quick_names.empty()) {
+      quick_run = std::move(ran[quick_at]);
+      ran.erase(ran.begin() + static_cast<std::ptrdiff_t>(quick_at));
+    }
+    names = std::move(solo_names);
+    specs = std::move(solo_specs);
+    results = std::move(ran);
+    std::optional<shard> settled;
+    if (quick_run) {
+      settled = settle(*quick_run, quick_names, quick_specs);
+      if (!quick_names.empty()) {
+        auto again = co_await run_pool(binary, quick_specs, o, timeout, parallel);
+        names.insert(names.end(), quick_names.begin(), quick_names.end());
+        specs.insert(specs.end(), quick_specs.begin(), quick_specs.end());
+        for (auto& r : again) results.push_back(std::move(r));
+      }
+    }
+    // The cases' own time, without starting a process each, is about
+    // what a whole run takes: when the processes together took as long
+    // (cases that wait little: starting them costs more than their
+    // waits overlapping saves), the next grading runs whole.
+    std::chrono::duration<double> total{0};
+    bool hung = false;
+    for (const auto& r : results) {
+      total += std::chrono::duration<double>(r.rep.seconds);
+      hung = hung || r.run.timed_out;
+    }
+    if (quick_run) {
+      total += std::chrono::duration<double>(quick_run->rep.seconds);
+      hung = hung || quick_run->run.timed_out;
+    }
+    if (!hung && (took >= total || total * 2 < o.whole_preferred))
+      fs::remove(slow_marker(binary), ignored);
+    if (settled && !settled->rep.cases.empty()) results.push_back(std::move(*settled));
   }
   // A spec that selected nothing (a name Catch2 reads another way): this
   // way of running does not fit the binary, so run it whole after all.
@@ -697,6 +851,7 @@ asio::awaitable<verdict> run_tests(const fs::path& binary, grade_options o) {
                               : binary.parent_path().parent_path().parent_path().parent_path();
   for (auto& s : results)
     if (!s.rep.frames.empty()) s.frames = co_await symbolize(binary, s.rep.frames, root);
+  if (fs::exists(slow_marker(binary), ignored)) write_times(binary, results);
   auto v = verdict_of(results, names, timeout);
   v.run_time = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::steady_clock::now() - start);

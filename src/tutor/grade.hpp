@@ -22,6 +22,7 @@ struct case_result {
   int task = 0;  // N of the case's [taskN] tag; 0 when it has none
   bool passed = false;
   std::vector<std::string> messages;
+  double seconds = -1;  // how long it ran; -1: not known (it did not end)
   std::string output;  // what the code printed while this case ran (its end)
   std::string raw_output;  // all of it (up to 64 KiB), for a sanitizer's report
   // A crash: where, as "lessons/03_gather/exercise.cpp:57 in job_ended",
