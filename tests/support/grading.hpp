@@ -160,6 +160,42 @@ void reference_runs(const R& expected_result) {
     FAIL("the reference solution failed this scenario: " + expected.error);
 }
 
+// The reference's side of a scenario on real time (sockets, timers that
+// really wait), run only when a check needs it: to show its timeline beside
+// a failing one, or to compare with. A learner's run that passes then takes
+// one run's time, not two; the reference passing the scenario is still
+// checked, when it runs (and test_NN_solution runs every scenario with it).
+//
+//   grade::on_demand expected{[&] { return cancelled_app(reference::serve, dir); }};
+//   GRADE(a.aborted, "...", actual.run, expected->run);
+//
+// GRADE evaluates its reference only when the check fails.
+template <typename F>
+class on_demand {
+ public:
+  explicit on_demand(F run) : run_(std::move(run)) {}
+  const auto& operator*() {
+    if (!value_) {
+      value_.emplace(run_());
+      reference_runs(*value_);
+    }
+    return *value_;
+  }
+  const auto* operator->() { return &**this; }
+
+ private:
+  F run_;
+  std::optional<std::decay_t<std::invoke_result_t<F&>>> value_;
+};
+
+// As above, with the reference run on demand: only when the learner's run
+// threw.
+template <typename A, typename F>
+void expect_no_exception(const A& yours_result, on_demand<F>& reference,
+                         std::string_view doing) {
+  if (run_of(yours_result).exception) expect_no_exception(yours_result, *reference, doing);
+}
+
 // The both-sides runner: runs `scenario` once with the learner's function
 // and once with the reference's, each with the same `args`, and checks
 // that the reference passes it (reference_runs).
@@ -189,6 +225,33 @@ auto both(Scenario&& scenario, Yours&& yours, Reference&& reference,
 
 #define BOTH_SIDES(scenario, function, ...)                               \
   ::grade::both(                                                          \
+      [](auto&& side, auto&&... more) { return scenario(side, more...); }, \
+      yours::function, reference::function __VA_OPT__(, ) __VA_ARGS__)
+
+// The same with the reference's run on demand (on_demand, above): for a
+// scenario on real time, whose runs take as long as they wait.
+//
+//   auto [actual, expected] = BOTH_SIDES_ON_DEMAND(cancelled_server, serve);
+//   GRADE(a.aborted, "...", actual.run, expected->run);
+template <typename R, typename F>
+struct sides_on_demand {
+  R actual;
+  on_demand<F> expected;
+};
+
+template <typename Scenario, typename Yours, typename Reference, typename... Args>
+auto both_on_demand(Scenario scenario, Yours&& yours, Reference reference,
+                    const Args&... args) {
+  auto actual = scenario(yours, args...);
+  auto later = [scenario, reference, args...]() mutable {
+    return scenario(reference, args...);
+  };
+  return sides_on_demand<decltype(actual), decltype(later)>{
+      std::move(actual), on_demand<decltype(later)>(std::move(later))};
+}
+
+#define BOTH_SIDES_ON_DEMAND(scenario, function, ...)                     \
+  ::grade::both_on_demand(                                                \
       [](auto&& side, auto&&... more) { return scenario(side, more...); }, \
       yours::function, reference::function __VA_OPT__(, ) __VA_ARGS__)
 
