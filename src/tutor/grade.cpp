@@ -696,10 +696,53 @@ shard settle(const shard& run, std::vector<std::string>& names,
   return settled;
 }
 
-// A case that took less than this the last time runs with the others like
-// it, in one process: starting a process each would cost more than such a
-// case takes.
-constexpr double quick_case = 0.05;
+// What one test process of a grading by cases runs: one case, or a few
+// (indices into the binary's cases), and how long they took the last time.
+struct planned_shard {
+  std::vector<std::size_t> cases;
+  double seconds = 0;
+};
+
+// Starting a process costs a test program tens of milliseconds of CPU, a
+// lot on 2 cores when twenty start at once; the cases of the real-time
+// lessons mostly wait. So the cases are packed, by their last time, the
+// longest first, into processes that each take about as long as the
+// slowest case (at least 50 ms): the grading takes about that long, in a
+// few processes. A case not timed yet has a process of its own, first.
+std::vector<planned_shard> plan_shards(const std::vector<std::string>& names,
+                                       const std::map<std::string, double>& times) {
+  std::vector<planned_shard> plan;
+  std::vector<std::pair<double, std::size_t>> timed;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    auto it = times.find(names[i]);
+    if (it == times.end())
+      plan.push_back({{i}, 0});
+    else
+      timed.emplace_back(it->second, i);
+  }
+  std::stable_sort(timed.begin(), timed.end(),
+                   [](const auto& a, const auto& b) { return a.first > b.first; });
+  double capacity = std::max(0.05, timed.empty() ? 0.0 : timed.front().first);
+  std::size_t first_timed = plan.size();
+  for (const auto& [took, i] : timed) {
+    double seconds = took;
+    auto fits = std::find_if(plan.begin() + static_cast<std::ptrdiff_t>(first_timed), plan.end(),
+                             [&](const planned_shard& s) {
+                               return s.seconds + seconds <= capacity;
+                             });
+    if (fits == plan.end()) {
+      plan.push_back({{i}, seconds});
+    } else {
+      fits->cases.push_back(i);
+      fits->seconds += seconds;
+    }
+  }
+  std::stable_sort(plan.begin() + static_cast<std::ptrdiff_t>(first_timed), plan.end(),
+                   [](const planned_shard& a, const planned_shard& b) {
+                     return a.seconds > b.seconds;
+                   });
+  return plan;
+}
 
 }  // namespace
 
@@ -753,84 +796,70 @@ asio::awaitable<verdict> run_tests(const fs::path& binary, grade_options o) {
     timeout = o.case_timeout * 3;
     results = co_await run_pool(binary, specs, o, timeout, parallel);
   } else {
-    // A process per case, the slowest (by their last run) first, so that
-    // their waits overlap the others' work; the quick ones together in one
-    // process, started among them by their total time.
+    // Cases in processes of their own or a few together, by their time
+    // in the last grading (plan_shards); the longest first, so that their
+    // waits overlap the others' work.
     auto times = read_times(binary);
-    std::vector<std::size_t> order(names.size());
-    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-    auto time_of = [&](std::size_t i) {
-      auto it = times.find(names[i]);
-      return it == times.end() ? 1e9 : it->second;  // not known: first
-    };
-    std::stable_sort(order.begin(), order.end(),
-                     [&](std::size_t a, std::size_t b) { return time_of(a) > time_of(b); });
-    std::vector<std::string> solo_names, solo_specs, quick_names, quick_specs;
-    double quick_total = 0;
-    for (auto i : order) {
-      bool quick = time_of(i) < quick_case;
-      (quick ? quick_names : solo_names).push_back(names[i]);
-      (quick ? quick_specs : solo_specs).push_back(specs[i]);
-      if (quick) quick_total += time_of(i);
-    }
-    if (quick_names.size() < 2) {
-      solo_names.insert(solo_names.end(), quick_names.begin(), quick_names.end());
-      solo_specs.insert(solo_specs.end(), quick_specs.begin(), quick_specs.end());
-      quick_names.clear();
-      quick_specs.clear();
-    }
-    auto pool_specs = solo_specs;
-    std::vector<std::chrono::milliseconds> timeouts(pool_specs.size(), timeout);
-    std::size_t quick_at = pool_specs.size();
-    if (!quick_names.empty()) {
-      quick_at = 0;
-      while (quick_at < solo_names.size() &&
-             times.count(solo_names[quick_at]) && times[solo_names[quick_at]] > quick_total)
-        ++quick_at;
+    auto plan = plan_shards(names, times);
+    std::vector<std::string> pool_specs;
+    std::vector<std::chrono::milliseconds> timeouts;
+    for (const auto& s : plan) {
       std::string joined;
-      for (const auto& spec : quick_specs) joined += (joined.empty() ? "" : ",") + spec;
-      pool_specs.insert(pool_specs.begin() + static_cast<std::ptrdiff_t>(quick_at), joined);
-      timeouts.insert(timeouts.begin() + static_cast<std::ptrdiff_t>(quick_at),
-                      std::min(o.whole_budget.count() > 0 ? o.whole_budget : timeout, timeout));
+      for (auto i : s.cases) joined += (joined.empty() ? "" : ",") + specs[i];
+      pool_specs.push_back(std::move(joined));
+      // A few cases together get the time a whole run has, or more when
+      // they took more; what a stopped run did not settle runs again, a
+      // process each.
+      auto together = std::chrono::milliseconds(static_cast<long>(s.seconds * 4000));
+      timeouts.push_back(s.cases.size() == 1
+                             ? timeout
+                             : std::min(timeout, std::max(o.whole_budget, together)));
     }
     auto pool_start = std::chrono::steady_clock::now();
     auto ran = co_await run_pool(binary, pool_specs, o, timeout, parallel, timeouts);
     std::chrono::duration<double> took = std::chrono::steady_clock::now() - pool_start;
-    std::optional<shard> quick_run;
-    if (!quick_names.empty()) {
-      quick_run = std::move(ran[quick_at]);
-      ran.erase(ran.begin() + static_cast<std::ptrdiff_t>(quick_at));
+    std::vector<std::string> solo_names, solo_specs, again_names, again_specs;
+    std::vector<shard> together;
+    std::chrono::duration<double> total{0};
+    bool hung = false;
+    for (std::size_t k = 0; k < plan.size(); ++k) {
+      total += std::chrono::duration<double>(ran[k].rep.seconds);
+      hung = hung || ran[k].run.timed_out;
+      if (plan[k].cases.size() == 1) {
+        solo_names.push_back(names[plan[k].cases[0]]);
+        solo_specs.push_back(specs[plan[k].cases[0]]);
+        results.push_back(std::move(ran[k]));
+        continue;
+      }
+      std::vector<std::string> group_names, group_specs;
+      for (auto i : plan[k].cases) {
+        group_names.push_back(names[i]);
+        group_specs.push_back(specs[i]);
+      }
+      if (ended_whole(ran[k], group_names.size())) {
+        together.push_back(std::move(ran[k]));  // as a whole run: every case said
+      } else {
+        together.push_back(settle(ran[k], group_names, group_specs));
+        again_names.insert(again_names.end(), group_names.begin(), group_names.end());
+        again_specs.insert(again_specs.end(), group_specs.begin(), group_specs.end());
+      }
+    }
+    if (!again_specs.empty()) {
+      auto again = co_await run_pool(binary, again_specs, o, timeout, parallel);
+      solo_names.insert(solo_names.end(), again_names.begin(), again_names.end());
+      solo_specs.insert(solo_specs.end(), again_specs.begin(), again_specs.end());
+      for (auto& r : again) results.push_back(std::move(r));
     }
     names = std::move(solo_names);
     specs = std::move(solo_specs);
-    results = std::move(ran);
-    std::optional<shard> settled;
-    if (quick_run) {
-      settled = settle(*quick_run, quick_names, quick_specs);
-      if (!quick_names.empty()) {
-        auto again = co_await run_pool(binary, quick_specs, o, timeout, parallel);
-        names.insert(names.end(), quick_names.begin(), quick_names.end());
-        specs.insert(specs.end(), quick_specs.begin(), quick_specs.end());
-        for (auto& r : again) results.push_back(std::move(r));
-      }
-    }
     // The cases' own time, without starting a process each, is about
     // what a whole run takes: when the processes together took as long
     // (cases that wait little: starting them costs more than their
     // waits overlapping saves), the next grading runs whole.
-    std::chrono::duration<double> total{0};
-    bool hung = false;
-    for (const auto& r : results) {
-      total += std::chrono::duration<double>(r.rep.seconds);
-      hung = hung || r.run.timed_out;
-    }
-    if (quick_run) {
-      total += std::chrono::duration<double>(quick_run->rep.seconds);
-      hung = hung || quick_run->run.timed_out;
-    }
     if (!hung && (took >= total || total * 2 < o.whole_preferred))
       fs::remove(slow_marker(binary), ignored);
-    if (settled && !settled->rep.cases.empty()) results.push_back(std::move(*settled));
+    for (auto& t : together)
+      if (!t.rep.cases.empty() || t.run.timed_out) results.push_back(std::move(t));
   }
   // A spec that selected nothing (a name Catch2 reads another way): this
   // way of running does not fit the binary, so run it whole after all.
