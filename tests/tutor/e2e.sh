@@ -145,7 +145,7 @@ expect_verdict '  volatile int* p = nullptr; *p = 1; co_return 0;' \
   "crashed at lessons/01_coroutines/exercise.cpp:[0-9]* in lesson01::add_slowly" 12 "crash site"
 expect_verdict '  int helper_nobody_defines(int);
   co_return helper_nobody_defines(a) + b;' \
-  "undefined reference to .*helper_nobody_defines" 12 "a function declared, never defined"
+  "undefined .*helper_nobody_defines" 12 "a function declared, never defined"
 expect_verdict '  for (volatile int i = 0;; i = i + 1) {} co_return 0;' "No verdict" 12 "hang"
 expect_verdict '  tut::sleep(delay);
   co_return a + b;' "warning: ignoring return value" 12 "a forgotten co_await: the compiler's warning"
