@@ -184,38 +184,36 @@ function(add_lesson dir)
 
   # The learner's code, as the programs that run it link it: its object,
   # or (ASYNCLINGS_EXERCISE_DSO) a shared library of its own.
-  set(code_exercise ${ns}_exercise)
   if(ASYNCLINGS_EXERCISE_DSO)
     add_library(${ns}_exercise_dso SHARED $<TARGET_OBJECTS:${ns}_exercise>)
     set_target_properties(${ns}_exercise_dso PROPERTIES
       OUTPUT_NAME ${ns}_exercise LINKER_LANGUAGE CXX)
     target_link_libraries(${ns}_exercise_dso PRIVATE asynclings_options)
     target_link_options(${ns}_exercise_dso PRIVATE LINKER:-z,now)
-    set(code_exercise ${ns}_exercise_dso)
   endif()
-  set(code_solution ${ns}_solution)
+  macro(link_side_code exe side)
+    if("${side}" STREQUAL "exercise" AND ASYNCLINGS_EXERCISE_DSO)
+      asynclings_run_exercise_dso(${exe} tut asynclings_common ${arg_LIBS})
+      target_link_libraries(${exe} PRIVATE ${ns}_exercise_dso)
+    else()
+      target_link_libraries(${exe} PRIVATE ${ns}_${side})
+    endif()
+  endmacro()
 
   foreach(side IN LISTS sides)
     add_executable(test_${num}_${side})
-    if(NOT DEFINED code_${side})
-      set(code_${side} ${ns}_${side})
-    endif()
-    if(side STREQUAL "exercise" AND ASYNCLINGS_EXERCISE_DSO)
-      asynclings_run_exercise_dso(test_${num}_${side} tut asynclings_common ${arg_LIBS})
-    endif()
+    link_side_code(test_${num}_${side} ${side})
     target_link_libraries(test_${num}_${side} PRIVATE
-      ${ns}_tests ${code_${side}} ${given} ${ns}_reference ${given_reference}
+      ${ns}_tests ${given} ${ns}_reference ${given_reference}
       asynclings_common tut tut_grading Catch2::Catch2WithMain asynclings_options
       ${arg_LIBS})
     asynclings_link_pch_code(test_${num}_${side} ${pch})
   endforeach()
   foreach(side exercise solution)
     add_executable(demo_${num}_${side})
-    if(side STREQUAL "exercise" AND ASYNCLINGS_EXERCISE_DSO)
-      asynclings_run_exercise_dso(demo_${num}_${side} tut asynclings_common ${arg_LIBS})
-    endif()
+    link_side_code(demo_${num}_${side} ${side})
     target_link_libraries(demo_${num}_${side} PRIVATE
-      ${ns}_demo_main ${code_${side}} ${given} asynclings_common tut
+      ${ns}_demo_main ${given} asynclings_common tut
       asynclings_options ${arg_LIBS})
     asynclings_link_pch_code(demo_${num}_${side} ${pch})
   endforeach()

@@ -627,6 +627,10 @@ fs::path slow_marker(const fs::path& binary) {
   return m;
 }
 
+void mark_slow(const fs::path& binary, const std::string& why) {
+  std::ofstream(slow_marker(binary)) << why << "\n";
+}
+
 // Beside a binary graded by cases, how long each case ran the last time,
 // a line each: "<seconds>\t<name>".
 fs::path times_file(const fs::path& binary) {
@@ -776,16 +780,15 @@ asio::awaitable<verdict> run_tests(const fs::path& binary, grade_options o) {
       // Every case reported: passed, failed (each with what it printed),
       // or broken (every case passed and the program failed).
       if (took > o.whole_preferred)
-        std::ofstream(slow_marker(binary))
-            << "its whole run took "
-            << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
-            << " ms, over " << o.whole_preferred.count() << " ms\n";
+        mark_slow(binary, fmt::format(
+                              "its whole run took {} ms, over {} ms",
+                              std::chrono::duration_cast<std::chrono::milliseconds>(took).count(),
+                              o.whole_preferred.count()));
       results.push_back(std::move(whole));
       names.clear();
     } else {
       if (whole.run.timed_out)
-        std::ofstream(slow_marker(binary)) << "its whole run took over "
-                                           << o.whole_budget.count() << " ms\n";
+        mark_slow(binary, fmt::format("its whole run took over {} ms", o.whole_budget.count()));
       auto settled = settle(whole, names, specs);
       results = co_await run_pool(binary, specs, o, timeout, parallel);
       if (!settled.rep.cases.empty()) results.push_back(std::move(settled));
@@ -810,10 +813,10 @@ asio::awaitable<verdict> run_tests(const fs::path& binary, grade_options o) {
       // A few cases together get the time a whole run has, or more when
       // they took more; what a stopped run did not settle runs again, a
       // process each.
-      auto together = std::chrono::milliseconds(static_cast<long>(s.seconds * 4000));
+      auto four_times = std::chrono::milliseconds(static_cast<long>(s.seconds * 4000));
       timeouts.push_back(s.cases.size() == 1
                              ? timeout
-                             : std::min(timeout, std::max(o.whole_budget, together)));
+                             : std::min(timeout, std::max(o.whole_budget, four_times)));
     }
     auto pool_start = std::chrono::steady_clock::now();
     auto ran = co_await run_pool(binary, pool_specs, o, timeout, parallel, timeouts);
@@ -859,7 +862,7 @@ asio::awaitable<verdict> run_tests(const fs::path& binary, grade_options o) {
     if (!hung && (took >= total || total * 2 < o.whole_preferred))
       fs::remove(slow_marker(binary), ignored);
     for (auto& t : together)
-      if (!t.rep.cases.empty() || t.run.timed_out) results.push_back(std::move(t));
+      if (!t.rep.cases.empty()) results.push_back(std::move(t));
   }
   // A spec that selected nothing (a name Catch2 reads another way): this
   // way of running does not fit the binary, so run it whole after all.

@@ -74,7 +74,8 @@ struct grade_options {
   std::chrono::milliseconds whole_budget{1'500};
   // A whole run that ended but took longer than this (real sockets, real
   // timers: cases that mostly wait) still gives the verdict, and the next
-  // grading runs a process per case, the waits overlapping.
+  // grading runs the cases in several processes at once, packed by their
+  // last times, so that the waits overlap.
   std::chrono::milliseconds whole_preferred{300};
   std::chrono::milliseconds build_timeout{300'000};
   int columns = 0;  // the learner's terminal width, for the tests' timelines
