@@ -128,9 +128,11 @@ asio::awaitable<int> cmd_check(course& c, const term& t, std::optional<std::stri
   }
   print("\n" + render_verdict(t, l, v, full));
   if (!v.passed())
-    print(fmt::format("\nEdit {}, then run `scripts/tutor check {}` again.{}\n",
-                      t.cyan(display_path(c.proj().exercise(l))), l.number,
-                      full ? "" : " `--full` shows every failing test."));
+    print("\n" + wrap_text(fmt::format("Edit {}, then run `scripts/tutor check {}` again.{}",
+                                      t.cyan(display_path(c.proj().exercise(l))),
+                                      l.number,
+                                      full ? "" : " `--full` shows every failing test."),
+                          t.columns));
   co_return v.passed() ? 0 : 1;
 }
 
