@@ -685,6 +685,10 @@ TEST_CASE("a failing orders service leaves a partial dashboard that says "
   dashboard_setup setup;
   setup.orders.status = 500;
   setup.orders.body = "database down";
+  // The failure comes after the other two have answered, so a dashboard
+  // that lets it out throws the orders error itself, not the cancellation
+  // of a call still in flight.
+  setup.orders.delay = 20ms;
   auto actual = dashboard_run<your_code>(setup);
   auto expected = dashboard_run<reference_code>(setup);
   expect_dashboard(actual, expected,

@@ -1,6 +1,8 @@
 #include "grading.hpp"
 
+#include <asio/error.hpp>
 #include <asio/multiple_exceptions.hpp>
+#include <asio/system_error.hpp>
 
 #include <cxxabi.h>
 
@@ -35,6 +37,20 @@ std::string type_name(const std::exception_ptr& e) {
   }
 }
 
+namespace {
+
+bool cancelled(const std::exception_ptr& e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const asio::system_error& ex) {
+    return ex.code() == asio::error::operation_aborted;
+  } catch (...) {
+    return false;
+  }
+}
+
+}  // namespace
+
 std::string describe_exception(const std::exception_ptr& e) {
   if (!e) return {};
   try {
@@ -53,6 +69,18 @@ std::string describe_exception(const std::exception_ptr& e) {
       } catch (...) {
       }
       break;
+    }
+    // Only the first is kept. When that one was cancelled, say so, and
+    // that `&&` cancels the rest when one fails: the failure that counts
+    // may be another operand's.
+    if (cancelled(first)) {
+      auto what = describe_exception(first);
+      if (what.ends_with('.')) what.pop_back();
+      return fmt::format("several operands of && failed; the first in the "
+                         "order written was cancelled ({}), as `&&` cancels "
+                         "the other operands when one fails, and Asio keeps "
+                         "only the first",
+                         what);
     }
     return fmt::format("several operands of && failed; the first in the "
                        "order written threw {}: {}",
