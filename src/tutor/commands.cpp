@@ -161,8 +161,10 @@ asio::awaitable<int> cmd_start(course& c, const term& t) {
   if (v->passed())
     print("\nDone! `scripts/tutor next` moves on to the next lesson.\n");
   else
-    print("\nSave your changes and run `scripts/tutor check` to grade them again; "
-          "`scripts/tutor hint` gives a hint for the first failing task.\n");
+    print("\n" + wrap_text("Save your changes and run `scripts/tutor check` to grade them "
+                           "again; `scripts/tutor hint` gives a hint for the first failing "
+                           "task.",
+                           t.columns));
   co_return v->passed() ? 0 : 1;
 }
 
@@ -209,11 +211,12 @@ asio::awaitable<int> cmd_hint(course& c, const term& t, std::optional<std::strin
     co_return 0;
   }
   if (h->repeated)
-    print(t.dim(fmt::format("That was the last hint for task {}; here it is again. "
-                            "`--all` shows every hint so far; `scripts/tutor solution {} "
-                            "--force` shows the reference.",
-                            h->task, l.number)) +
-          "\n\n");
+    print(wrap_text(t.dim(fmt::format("That was the last hint for task {}; here it is again. "
+                                      "`--all` shows every hint so far; `scripts/tutor "
+                                      "solution {} --force` shows the reference.",
+                                      h->task, l.number)),
+                    t.columns) +
+          "\n");
   print(wrap_text(render_hint(t, l, *h), t.columns));
   if (!h->repeated && h->number < h->of)
     print(t.dim(fmt::format("\nRun it again for hint {} of {}.", h->number + 1, h->of)) + "\n");
