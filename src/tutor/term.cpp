@@ -129,6 +129,27 @@ std::vector<std::string> words_of(std::string_view s) {
   return words;
 }
 
+// A code span wider than `room` cannot stay on one line: it breaks at its
+// own spaces, so that the terminal does not cut a name in two. A piece
+// without spaces that is still too wide stays whole.
+std::vector<std::string> fitted(std::vector<std::string> words, std::size_t room) {
+  std::vector<std::string> out;
+  for (auto& w : words) {
+    if (display_width(w) <= room || w.find(' ') == std::string::npos) {
+      out.push_back(std::move(w));
+      continue;
+    }
+    std::size_t start = 0;
+    while (start < w.size()) {
+      auto space = w.find(' ', start);
+      if (space == std::string::npos) space = w.size();
+      if (space > start) out.push_back(w.substr(start, space - start));
+      start = space + 1;
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 std::vector<std::string> wrap_lines(std::string_view text, int width) {
@@ -157,7 +178,10 @@ std::vector<std::string> wrap_lines(std::string_view text, int width) {
     std::string cur = indent;
     std::size_t cur_w = indent.size();
     bool empty = true;
-    for (auto& w : words_of(body)) {
+    // What a continuation line has room for (an indent takes at most half).
+    auto room = static_cast<std::size_t>(width) -
+                std::min(hang.size(), static_cast<std::size_t>(width) / 2);
+    for (auto& w : fitted(words_of(body), room)) {
       std::size_t ww = display_width(w);
       if (!empty && cur_w + 1 + ww > static_cast<std::size_t>(width)) {
         out.push_back(std::move(cur));

@@ -108,6 +108,24 @@ grep -q "01_coroutines" "$work/.asynclings/state.toml" || fail "lesson 01 not re
 build="$work/build/tutor"
 [ -d "$build" ] || build="$work/build/dev"
 tutor() { "$build/src/tutor/asynclings" --root "$work" --build "$build" "$@"; }
+
+step "every hint of every task, at 80 columns: a line is wider only when it is one token"
+hints="$work/all-hints.txt"
+: > "$hints"
+for lesson in $(sed -n 's/^dir = "\([0-9][0-9]\)_.*"/\1/p' "$work/lessons/lessons.toml"); do
+  for task in 1 2 3 4 5 6 7 8 9; do
+    for _ in 1 2 3; do COLUMNS=80 tutor hint "$lesson" "$task" >> "$hints" 2>/dev/null || break; done
+  done
+done
+wide="$(python3 -c '
+import sys
+for line in open(sys.argv[1], encoding="utf-8"):
+    line = line.rstrip("\n")
+    if len(line) > 80 and " " in line.strip():
+        print(line)' "$hints")"
+[ "$(grep -c "^Hint 3 of 3" "$hints")" -gt 60 ] || fail "the hints were not shown: $(head -5 "$hints")"
+[ -z "$wide" ] || fail "hint lines wider than 80 columns that could have been broken at a space:
+$wide"
 exercise="$work/lessons/01_coroutines/exercise.cpp"
 original="$(cat "$work/solutions/01_coroutines/exercise.cpp")"
 
