@@ -37,20 +37,6 @@ std::string type_name(const std::exception_ptr& e) {
   }
 }
 
-namespace {
-
-bool cancelled(const std::exception_ptr& e) {
-  try {
-    std::rethrow_exception(e);
-  } catch (const asio::system_error& ex) {
-    return ex.code() == asio::error::operation_aborted;
-  } catch (...) {
-    return false;
-  }
-}
-
-}  // namespace
-
 std::string describe_exception(const std::exception_ptr& e) {
   if (!e) return {};
   try {
@@ -60,12 +46,15 @@ std::string describe_exception(const std::exception_ptr& e) {
     // then the others cancelled and letting that out too); a chain
     // `a && b && c` nests them. The first, in the order written, is named.
     auto first = ex.first_exception();
+    bool cancelled = false;
     for (;;) {
       try {
         std::rethrow_exception(first);
       } catch (const asio::multiple_exceptions& inner) {
         first = inner.first_exception();
         continue;
+      } catch (const asio::system_error& se) {
+        cancelled = se.code() == asio::error::operation_aborted;
       } catch (...) {
       }
       break;
@@ -73,7 +62,7 @@ std::string describe_exception(const std::exception_ptr& e) {
     // Only the first is kept. When that one was cancelled, say so, and
     // that `&&` cancels the rest when one fails: the failure that counts
     // may be another operand's.
-    if (cancelled(first)) {
+    if (cancelled) {
       auto what = describe_exception(first);
       if (what.ends_with('.')) what.pop_back();
       return fmt::format("several operands of && failed; the first in the "

@@ -2,12 +2,13 @@
 # Drives the tutor as a learner would, in tmux, on a terminal of 80x24: the
 # first start (with its progress), lesson 01's verdict, a correct solution
 # saved, the pass and the diff (in the pager), n, three hints (the third
-# one on screen), reset with a backup (its prompt on screen), quit. Then it
-# grades broken exercises without a terminal: a compile error, a crash
-# (named by file and line), a hang, a deadlock, a failure at exit and a
-# flood of output each get a verdict within the time limit; a correct
-# answer that polls passes; a use after free passes the tests and is
-# caught by the sanitizer pass.
+# one on screen), reset with a backup (its prompt on screen), quit. Then,
+# without a terminal, it shows every hint at 80 columns (no line wider
+# that could have broken at a space), and grades broken exercises: a
+# compile error, a crash (named by file and line), a hang, a deadlock, a
+# failure at exit and a flood of output each get a verdict within the
+# time limit; a correct answer that polls passes; a use after free passes
+# the tests and is caught by the sanitizer pass.
 #
 # It works on a scratch copy of the repository (never on the learner's
 # files) with its own build directory, and stops itself after $LIMIT s.
@@ -104,7 +105,7 @@ grep -q "current = '02_event_loop'" "$work/.asynclings/state.toml" || fail "prog
 grep -q "task1 = 3\|task[0-9]* = 3" "$work/.asynclings/state.toml" || fail "the hints shown were not saved"
 grep -q "01_coroutines" "$work/.asynclings/state.toml" || fail "lesson 01 not recorded as done"
 
-# ---- verdicts for broken exercises, without a terminal ----
+# ---- without a terminal: every hint at 80 columns, then verdicts for broken exercises ----
 build="$work/build/tutor"
 [ -d "$build" ] || build="$work/build/dev"
 tutor() { "$build/src/tutor/asynclings" --root "$work" --build "$build" "$@"; }
